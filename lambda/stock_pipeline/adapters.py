@@ -1,0 +1,206 @@
+"""boto3 implementations of the ports.
+
+Clients are created on first use, so importing a handler needs no region or credentials,
+and the endpoint comes from boto3's own configuration (AWS_ENDPOINT_URL on an emulator).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from decimal import Decimal
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from stock_pipeline.ports import StaleState, StoredTrendState
+from stock_pipeline.trend import Alert, Cross, PricePoint, TrendState
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sns import SNSClient
+
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=10)
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _serialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in item.items()}
+
+
+def _deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+class DynamoDBTickStore:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
+        if client is not None:
+            self.client = client
+
+    @cached_property
+    def client(self) -> DynamoDBClient:
+        return boto3.client("dynamodb", config=_CLIENT_CONFIG)
+
+    def put(self, item: Mapping[str, Any]) -> None:
+        self.client.put_item(TableName=self.table_name, Item=_serialize(item))
+
+    def prices_after(self, symbol: str, after: str | None, limit: int) -> list[PricePoint]:
+        condition = "#symbol = :symbol"
+        values: dict[str, Any] = {":symbol": {"S": symbol}}
+        if after is not None:
+            condition += " AND #ts > :after"
+            values[":after"] = {"S": after}
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": {"#symbol": "symbol", "#ts": "timestamp", "#price": "price"},
+            "ExpressionAttributeValues": values,
+            "ProjectionExpression": "#ts, #price",
+            # The stream record that woke us follows the write; a consistent read is sure to see it.
+            "ConsistentRead": True,
+            "ScanIndexForward": True,
+        }
+        points: list[PricePoint] = []
+        while len(points) < limit:
+            page = self.client.query(**request, Limit=limit - len(points))
+            for raw in page.get("Items", []):
+                item = _deserialize(raw)
+                price = item.get("price")
+                points.append(PricePoint(item["timestamp"], price if isinstance(price, Decimal) else None))
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return points
+
+
+class S3Archive:
+    def __init__(self, bucket: str, client: S3Client | None = None) -> None:
+        self.bucket = bucket
+        if client is not None:
+            self.client = client
+
+    @cached_property
+    def client(self) -> S3Client:
+        return boto3.client("s3", config=_CLIENT_CONFIG)
+
+    def put_object(self, key: str, body: str) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=body.encode("utf-8"), ContentType="application/json")
+
+
+class DynamoDBTrendStateStore:
+    """State items: see `state_to_item` for the schema."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
+        if client is not None:
+            self.client = client
+
+    @cached_property
+    def client(self) -> DynamoDBClient:
+        return boto3.client("dynamodb", config=_CLIENT_CONFIG)
+
+    def get(self, symbol: str) -> StoredTrendState | None:
+        response = self.client.get_item(TableName=self.table_name, Key={"symbol": {"S": symbol}}, ConsistentRead=True)
+        if "Item" not in response:
+            return None
+        return state_from_item(_deserialize(response["Item"]))
+
+    def save(self, symbol: str, state: StoredTrendState, expected_version: int) -> None:
+        item = state_to_item(symbol, state, updated_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        if expected_version == 0:
+            condition: dict[str, Any] = {
+                "ConditionExpression": "attribute_not_exists(#symbol)",
+                "ExpressionAttributeNames": {"#symbol": "symbol"},
+            }
+        else:
+            condition = {
+                "ConditionExpression": "#version = :expected",
+                "ExpressionAttributeNames": {"#version": "version"},
+                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+            }
+        try:
+            self.client.put_item(TableName=self.table_name, Item=_serialize(item), **condition)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise StaleState(f"trend state of {symbol} is no longer version {expected_version}") from exc
+            raise
+
+
+class SNSAlertPublisher:
+    def __init__(self, topic_arn: str, client: SNSClient | None = None) -> None:
+        self.topic_arn = topic_arn
+        if client is not None:
+            self.client = client
+
+    @cached_property
+    def client(self) -> SNSClient:
+        return boto3.client("sns", config=_CLIENT_CONFIG)
+
+    def publish(self, alert: Alert) -> None:
+        self.client.publish(
+            TopicArn=self.topic_arn,
+            Subject=alert.subject,
+            Message=alert.message,
+            MessageAttributes={
+                name: {"DataType": "String", "StringValue": value} for name, value in alert.attributes.items()
+            },
+        )
+
+
+def state_to_item(symbol: str, state: StoredTrendState, updated_at: str) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "symbol": symbol,
+        "version": state.version,
+        "last_sign": state.trend.last_sign,
+        "window": list(state.trend.window),
+        "pending": [_cross_to_map(cross) for cross in state.pending],
+        "updated_at": updated_at,
+    }
+    if state.trend.last_timestamp is not None:
+        item["last_timestamp"] = state.trend.last_timestamp
+    return item
+
+
+def state_from_item(item: Mapping[str, Any]) -> StoredTrendState:
+    symbol = item["symbol"]
+    return StoredTrendState(
+        trend=TrendState(
+            last_timestamp=item.get("last_timestamp"),
+            last_sign=int(item.get("last_sign", 0)),
+            window=tuple(item.get("window", ())),
+        ),
+        pending=tuple(_cross_from_map(symbol, raw) for raw in item.get("pending", ())),
+        version=int(item["version"]),
+    )
+
+
+def _cross_to_map(cross: Cross) -> dict[str, Any]:
+    return {
+        "signal": cross.signal,
+        "timestamp": cross.timestamp,
+        "price": cross.price,
+        "sma5": cross.sma5,
+        "sma20": cross.sma20,
+        "short_window": cross.short_window,
+        "long_window": cross.long_window,
+    }
+
+
+def _cross_from_map(symbol: str, raw: Mapping[str, Any]) -> Cross:
+    return Cross(
+        symbol=symbol,
+        signal=raw["signal"],
+        timestamp=raw["timestamp"],
+        price=Decimal(raw["price"]),
+        sma5=Decimal(raw["sma5"]),
+        sma20=Decimal(raw["sma20"]),
+        short_window=int(raw["short_window"]),
+        long_window=int(raw["long_window"]),
+    )

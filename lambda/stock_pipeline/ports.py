@@ -1,0 +1,54 @@
+"""What the handlers need from the outside world, as interfaces.
+
+The boto3 implementations live in adapters.py; the unit tests use in-memory ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from stock_pipeline.trend import Alert, Cross, PricePoint, TrendState
+
+
+class StaleState(Exception):
+    """A conditional write lost: someone else wrote the state since it was read."""
+
+
+@dataclass(frozen=True)
+class StoredTrendState:
+    """One symbol's trend state item: the analysis position plus its alert outbox."""
+
+    trend: TrendState = field(default_factory=TrendState)
+    # Crosses already committed by the analysis but not yet published, oldest first.
+    pending: tuple[Cross, ...] = ()
+    # 0 means "no item yet"; every successful save increments it by one.
+    version: int = 0
+
+
+class TickStore(Protocol):
+    def put(self, item: Mapping[str, Any]) -> None: ...
+
+    def prices_after(self, symbol: str, after: str | None, limit: int) -> list[PricePoint]:
+        """Up to `limit` prices of `symbol` newer than timestamp `after` (all when None), oldest first."""
+        ...
+
+
+class Archive(Protocol):
+    def put_object(self, key: str, body: str) -> None: ...
+
+
+class TrendStateStore(Protocol):
+    def get(self, symbol: str) -> StoredTrendState | None: ...
+
+    def save(self, symbol: str, state: StoredTrendState, expected_version: int) -> None:
+        """Write `state` only if the stored version is still `expected_version`, else raise StaleState.
+
+        `state.version` must be `expected_version + 1`.
+        """
+        ...
+
+
+class AlertPublisher(Protocol):
+    def publish(self, alert: Alert) -> None: ...

@@ -1,0 +1,123 @@
+"""ProcessStockData: Kinesis ticks -> validated, enriched items in DynamoDB and the S3 archive.
+
+A record whose data can never become a tick is quarantined under REJECTED_PREFIX and
+counts as processed: a stream retries a failed record until it expires, and on MiniStack
+forever, so bad data must never fail the batch. Only infrastructure errors raise; the
+batch utility reports those records as batchItemFailures for the mapping to retry.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from stock_pipeline.adapters import DynamoDBTickStore, S3Archive
+from stock_pipeline.ports import Archive, TickStore
+from stock_pipeline.ticks import InvalidTick, archive_key, enrich, parse_tick, rejected_key, to_archive_json
+
+logger = Logger()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.KinesisDataStreams, logger=logger)
+
+_RAW_PREVIEW_CHARS = 200
+
+
+@dataclass(frozen=True)
+class IngestDependencies:
+    ticks: TickStore
+    archive: Archive
+    raw_prefix: str
+    rejected_prefix: str
+
+
+@cache
+def dependencies() -> IngestDependencies:
+    """Built on the first record, not at import, from the variables Terraform sets."""
+    return IngestDependencies(
+        ticks=DynamoDBTickStore(os.environ["TICKS_TABLE"]),
+        archive=S3Archive(os.environ["ARCHIVE_BUCKET"]),
+        raw_prefix=os.environ.get("RAW_PREFIX", "raw-data/"),
+        rejected_prefix=os.environ.get("REJECTED_PREFIX", "rejected/"),
+    )
+
+
+def record_handler(record: KinesisStreamRecord) -> str:
+    deps = dependencies()
+    payload: bytes | None = None
+    try:
+        payload = _decoded_data(record)
+        tick = parse_tick(payload)
+    except InvalidTick as exc:
+        # The payload as text, not parsed; bytes that are not UTF-8 stay visible as escapes.
+        raw = record.kinesis.data if payload is None else payload.decode("utf-8", errors="backslashreplace")
+        _quarantine(record, exc.reason, raw, deps)
+        return "rejected"
+    item = enrich(tick)
+    deps.ticks.put(item)
+    deps.archive.put_object(archive_key(item, deps.raw_prefix), to_archive_json(item))
+    metrics.add_metric(name="TicksProcessed", unit=MetricUnit.Count, value=1)
+    logger.debug("tick stored", extra={"symbol": item["symbol"], "tick_timestamp": item["timestamp"]})
+    return "stored"
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+def _decoded_data(record: KinesisStreamRecord) -> bytes:
+    try:
+        return base64.b64decode(record.kinesis.data, validate=True)
+    except ValueError:  # binascii.Error, and non-ASCII characters in the string
+        raise InvalidTick("record data is not valid base64") from None
+
+
+def _quarantine(record: KinesisStreamRecord, reason: str, raw: str, deps: IngestDependencies) -> None:
+    now = datetime.now(timezone.utc)
+    sequence_number = record.kinesis.sequence_number
+    shard_id = _shard_id(record)
+    key = rejected_key(deps.rejected_prefix, _arrival_day(record, now), shard_id, sequence_number)
+    body = {
+        "reason": reason,
+        "raw": raw,
+        "sequence_number": sequence_number,
+        "partition_key": record.kinesis.partition_key,
+        "rejected_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    deps.archive.put_object(key, json.dumps(body, sort_keys=True))
+    metrics.add_metric(name="RejectedTicks", unit=MetricUnit.Count, value=1)
+    logger.warning(
+        "tick rejected",
+        extra={
+            "reason": reason,
+            "key": key,
+            "sequence_number": sequence_number,
+            "partition_key": record.kinesis.partition_key,
+            "raw_preview": raw[:_RAW_PREVIEW_CHARS],
+        },
+    )
+
+
+def _shard_id(record: KinesisStreamRecord) -> str | None:
+    # eventID is "<shardId>:<sequenceNumber>" on AWS and on the emulators.
+    shard, _, _ = str(record.get("eventID", "")).partition(":")
+    return shard if shard.startswith("shardId-") else None
+
+
+def _arrival_day(record: KinesisStreamRecord, fallback: datetime) -> str:
+    """The record's arrival date, so a redelivered bad record lands on the same key."""
+    arrival = record.kinesis.get("approximateArrivalTimestamp")
+    when = datetime.fromtimestamp(float(arrival), timezone.utc) if arrival is not None else fallback
+    return when.strftime("%Y-%m-%d")

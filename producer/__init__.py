@@ -1,0 +1,1 @@
+"""Tick sources (live yfinance, recorded files) and the Kinesis sink they feed."""

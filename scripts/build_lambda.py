@@ -1,0 +1,50 @@
+"""Build the Lambda deployment package reproducibly.
+
+The same sources always give the same bytes (sorted entries, fixed timestamps and
+permissions), so Terraform's ``source_code_hash`` only changes when code does and an
+unchanged function is never redeployed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = ROOT / "lambda" / "stock_pipeline"
+DEFAULT_OUT = ROOT / "build" / "lambda" / "stock_pipeline.zip"
+# 1980-01-01 is the earliest time a zip entry can carry.
+FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def package_files(package_dir: Path = PACKAGE_DIR) -> list[Path]:
+    return sorted(p for p in package_dir.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def build(out: Path = DEFAULT_OUT, package_dir: Path = PACKAGE_DIR) -> str:
+    """Write the zip and return its SHA-256 hex digest."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for path in package_files(package_dir):
+            arcname = Path(package_dir.name) / path.relative_to(package_dir)
+            info = zipfile.ZipInfo(arcname.as_posix(), date_time=FIXED_DATE)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, path.read_bytes())
+    tmp.replace(out)
+    return hashlib.sha256(out.read_bytes()).hexdigest()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args()
+    digest = build(args.out)
+    print(f"{args.out} sha256={digest}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+locals {
+  function_names = { for key, fn in aws_lambda_function.this : key => fn.function_name }
+
+  lambda_metric = {
+    for metric in ["Invocations", "Errors", "Duration"] : metric => [
+      for key in ["process", "trend"] :
+      ["AWS/Lambda", metric, "FunctionName", local.function_names[key]]
+    ]
+  }
+
+  dashboard_widgets = [
+    {
+      title   = "Lambda invocations"
+      stat    = "Sum"
+      metrics = local.lambda_metric["Invocations"]
+    },
+    {
+      title   = "Lambda errors"
+      stat    = "Sum"
+      metrics = local.lambda_metric["Errors"]
+    },
+    {
+      title   = "Lambda duration (ms)"
+      stat    = "Average"
+      metrics = local.lambda_metric["Duration"]
+    },
+    {
+      title = "Kinesis incoming records"
+      stat  = "Sum"
+      metrics = [
+        ["AWS/Kinesis", "IncomingRecords", "StreamName", aws_kinesis_stream.this.name],
+      ]
+    },
+    {
+      title = "Kinesis iterator age (ms)"
+      stat  = "Maximum"
+      metrics = [
+        ["AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", "StreamName", aws_kinesis_stream.this.name],
+      ]
+    },
+    {
+      title = "DynamoDB successful request latency (ms)"
+      stat  = "Average"
+      metrics = [
+        for operation in ["PutItem", "Query"] :
+        ["AWS/DynamoDB", "SuccessfulRequestLatency", "TableName", aws_dynamodb_table.ticks.name, "Operation", operation]
+      ]
+    },
+  ]
+}
+
+resource "aws_cloudwatch_dashboard" "this" {
+  dashboard_name = local.names.dashboard
+
+  dashboard_body = jsonencode({
+    widgets = [
+      for index, widget in local.dashboard_widgets : {
+        type   = "metric"
+        x      = (index % 2) * 12
+        y      = floor(index / 2) * 6
+        width  = 12
+        height = 6
+        properties = {
+          title   = widget.title
+          region  = var.region
+          view    = "timeSeries"
+          stacked = false
+          period  = 60
+          stat    = widget.stat
+          metrics = widget.metrics
+        }
+      }
+    ]
+  })
+}
+
+# MiniStack reads alarms back without their actions, dimensions and period, so
+# every plan there shows the alarms changing; on AWS they read back whole.
+resource "aws_cloudwatch_metric_alarm" "function_errors" {
+  for_each = local.function_names
+
+  alarm_name          = "${each.value}-errors"
+  alarm_description   = "${each.value} raised an error: a batch is being retried and its shard is held back."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = each.value }
+  statistic           = "Sum"
+  period              = 60
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.ops.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "stream_iterator_age" {
+  alarm_name          = "${aws_kinesis_stream.this.name}-iterator-age"
+  alarm_description   = "Ticks wait more than five minutes on ${aws_kinesis_stream.this.name}: ProcessStockData is falling behind or stuck."
+  namespace           = "AWS/Kinesis"
+  metric_name         = "GetRecords.IteratorAgeMilliseconds"
+  dimensions          = { StreamName = aws_kinesis_stream.this.name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 300000
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.ops.arn]
+}

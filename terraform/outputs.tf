@@ -1,0 +1,67 @@
+output "target" {
+  description = "Where this state's stack runs: ministack, localstack or aws."
+  value       = var.target
+}
+
+output "region" {
+  description = "AWS region of every resource."
+  value       = var.region
+}
+
+output "stream_name" {
+  description = "Kinesis stream the producer puts ticks on (partition key = symbol)."
+  value       = aws_kinesis_stream.this.name
+}
+
+output "stream_arn" {
+  description = "ARN of the Kinesis tick stream."
+  value       = aws_kinesis_stream.this.arn
+}
+
+output "table_name" {
+  description = "DynamoDB table of enriched ticks (symbol, timestamp)."
+  value       = aws_dynamodb_table.ticks.name
+}
+
+output "trend_state_table_name" {
+  description = "DynamoDB table of per-symbol trend state (symbol)."
+  value       = aws_dynamodb_table.trend_state.name
+}
+
+output "bucket_name" {
+  description = "S3 bucket archiving enriched ticks under raw-data/ and rejected records under rejected/."
+  value       = aws_s3_bucket.archive.bucket
+}
+
+output "topic_arn" {
+  description = "SNS topic the trend function publishes golden and death crosses to."
+  value       = aws_sns_topic.alerts.arn
+}
+
+output "alert_audit_queue_url" {
+  description = "SQS queue holding the SNS envelope of every alert sent, for peeking."
+  value       = aws_sqs_queue.alert_audit.id
+}
+
+output "function_names" {
+  description = "Lambda function names: process (Kinesis consumer) and trend (DynamoDB stream consumer)."
+  value = {
+    process = aws_lambda_function.this["process"].function_name
+    trend   = aws_lambda_function.this["trend"].function_name
+  }
+}
+
+output "glue_database" {
+  description = "Glue catalog database over the archive; null when enable_glue is false."
+  value       = one(aws_glue_catalog_database.this[*].name)
+}
+
+output "glue_table" {
+  description = "Glue table of archived ticks; null when enable_glue is false."
+  value       = one(aws_glue_catalog_table.raw_ticks[*].name)
+}
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard of the pipeline."
+  value       = aws_cloudwatch_dashboard.this.dashboard_name
+}

@@ -1,0 +1,125 @@
+resource "aws_dynamodb_table" "ticks" {
+  name         = local.names.ticks_table
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "symbol"
+  range_key    = "timestamp"
+
+  stream_enabled   = true
+  stream_view_type = "NEW_IMAGE"
+
+  attribute {
+    name = "symbol"
+    type = "S"
+  }
+
+  attribute {
+    name = "timestamp"
+    type = "S"
+  }
+}
+
+resource "aws_dynamodb_table" "trend_state" {
+  name         = local.names.trend_state_table
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "symbol"
+
+  attribute {
+    name = "symbol"
+    type = "S"
+  }
+}
+
+resource "aws_s3_bucket" "archive" {
+  bucket = local.names.bucket
+
+  # On an emulator the archive is disposable and the functions write into it, so
+  # destroy must empty it. On AWS the archive is kept unless emptied on purpose.
+  force_destroy = local.emulated
+}
+
+resource "aws_s3_bucket_public_access_block" "archive" {
+  bucket = aws_s3_bucket.archive.id
+
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "archive" {
+  bucket = aws_s3_bucket.archive.id
+
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+  }
+}
+
+resource "aws_s3_bucket_versioning" "archive" {
+  bucket = aws_s3_bucket.archive.id
+
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_policy" "archive" {
+  bucket = aws_s3_bucket.archive.id
+
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "DenyInsecureTransport"
+      Effect    = "Deny"
+      Principal = "*"
+      Action    = "s3:*"
+      Resource  = [aws_s3_bucket.archive.arn, "${aws_s3_bucket.archive.arn}/*"]
+      Condition = { Bool = { "aws:SecureTransport" = "false" } }
+    }]
+  })
+
+  # S3 refuses a policy while the public access block is still being applied.
+  depends_on = [aws_s3_bucket_public_access_block.archive]
+}
+
+# Versioning keeps every overwritten archive object (a redelivered tick is written
+# again); old versions and Athena's result files would otherwise grow for ever.
+# AWS only: an emulator's archive lives as long as the emulator, and the provider
+# waits about 55 s for a lifecycle configuration to read back steadily, which
+# would be the longest step of every emulator deploy.
+resource "aws_s3_bucket_lifecycle_configuration" "archive" {
+  count = local.on_aws ? 1 : 0
+
+  bucket = aws_s3_bucket.archive.id
+
+  rule {
+    id     = "expire-noncurrent-versions"
+    status = "Enabled"
+
+    filter {}
+
+    noncurrent_version_expiration {
+      noncurrent_days = 30
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+
+  rule {
+    id     = "expire-athena-results"
+    status = "Enabled"
+
+    filter {
+      prefix = "athena-results/"
+    }
+
+    expiration {
+      days = 30
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.archive]
+}

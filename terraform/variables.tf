@@ -1,0 +1,137 @@
+variable "target" {
+  description = "Where the stack is deployed: \"ministack\" or \"localstack\" (emulators on endpoint_url) or \"aws\"."
+  type        = string
+
+  validation {
+    condition     = contains(["ministack", "localstack", "aws"], var.target)
+    error_message = "target must be one of \"ministack\", \"localstack\" or \"aws\"."
+  }
+}
+
+variable "endpoint_url" {
+  description = "Base URL of the emulator every AWS service is sent to. Ignored when target is \"aws\"."
+  type        = string
+  default     = "http://127.0.0.1:4566"
+
+  validation {
+    condition     = can(regex("^https?://[^/\\s]+/?$", var.endpoint_url))
+    error_message = "endpoint_url must be a scheme and host, e.g. \"http://127.0.0.1:4566\"."
+  }
+}
+
+variable "region" {
+  description = "AWS region of every resource."
+  type        = string
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "region must look like \"us-east-1\"."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name. Lower case because it also names the S3 bucket and the Glue database."
+  type        = string
+  default     = "tickstack"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,18}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-20 characters of lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen."
+  }
+}
+
+variable "lambda_zip_path" {
+  description = "Path of the built deployment package (both functions share it, with different handlers)."
+  type        = string
+
+  validation {
+    condition     = endswith(var.lambda_zip_path, ".zip") && fileexists(var.lambda_zip_path)
+    error_message = "lambda_zip_path must name an existing .zip file; build it first."
+  }
+}
+
+variable "lambda_runtime" {
+  description = "Lambda runtime of both functions."
+  type        = string
+  default     = "python3.13"
+
+  validation {
+    condition     = contains(["python3.11", "python3.12", "python3.13"], var.lambda_runtime)
+    error_message = "lambda_runtime must be python3.11, python3.12 or python3.13, the versions the handlers are written for."
+  }
+}
+
+variable "alert_email" {
+  description = "E-mail address subscribed to trend alerts and operational alarms; null for none."
+  type        = string
+  default     = null
+  nullable    = true
+  sensitive   = true
+
+  validation {
+    condition     = var.alert_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alert_email))
+    error_message = "alert_email must be an e-mail address or null."
+  }
+}
+
+variable "alert_sms" {
+  description = "Phone number in E.164 form (e.g. \"+15555550100\") subscribed to trend alerts by SMS; null for none."
+  type        = string
+  default     = null
+  nullable    = true
+  sensitive   = true
+
+  validation {
+    condition     = var.alert_sms == null || can(regex("^\\+[1-9][0-9]{6,14}$", var.alert_sms))
+    error_message = "alert_sms must be a phone number in E.164 form (\"+\" then 7-15 digits) or null."
+  }
+}
+
+variable "enable_glue" {
+  description = "Create the Glue catalog and the Athena workgroup over the S3 archive (not offered by every emulator)."
+  type        = bool
+  default     = true
+}
+
+variable "log_retention_days" {
+  description = "Retention of the functions' CloudWatch log groups, in days."
+  type        = number
+  default     = 14
+
+  validation {
+    condition = contains(
+      [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653],
+      var.log_retention_days
+    )
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts, e.g. 1, 3, 7, 14, 30, 90, 365."
+  }
+}
+
+variable "kinesis_batch_size" {
+  description = "Largest batch of Kinesis records handed to ProcessStockData in one invocation."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.kinesis_batch_size >= 1 && var.kinesis_batch_size <= 10000 && floor(var.kinesis_batch_size) == var.kinesis_batch_size
+    error_message = "kinesis_batch_size must be a whole number from 1 to 10000."
+  }
+}
+
+variable "stream_batch_size" {
+  description = "Largest batch of DynamoDB stream records handed to StockTrendAnalysis in one invocation."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.stream_batch_size >= 1 && var.stream_batch_size <= 10000 && floor(var.stream_batch_size) == var.stream_batch_size
+    error_message = "stream_batch_size must be a whole number from 1 to 10000."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource, besides the project's own."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,115 @@
+"""Recorded AAPL ticks through the deployed pipeline: crosses alerted once each, data stored and archived."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tickstack.alerts import read_alerts
+from tickstack.replay import replay, wait_processed
+
+pytestmark = pytest.mark.e2e
+
+EXPECTED = [
+    ("AAPL", "2012-11-26T21:00:00Z", "GOLDEN_CROSS", "589.53", "AAPL Golden Cross: uptrend",
+     "AAPL is in an Uptrend. Consider a buy opportunity."),
+    ("AAPL", "2012-12-07T21:00:00Z", "DEATH_CROSS", "533.25", "AAPL Death Cross: downtrend",
+     "AAPL is in a Downtrend. Consider selling."),
+]
+
+
+@pytest.fixture(scope="module")
+def replayed(stack, fixture_path):
+    report = replay(stack, [fixture_path])
+    wait_processed(stack, report, timeout=180)
+    return report
+
+
+def _alert_tuples(stack):
+    return [(a.symbol, a.timestamp, a.signal, a.price, a.subject, a.message.splitlines()[0])
+            for a in read_alerts(stack)]
+
+
+def test_replay_alerts_the_golden_and_the_death_cross_once_each(stack, replayed):
+    assert len(replayed.sent) == 80
+    assert _alert_tuples(stack) == EXPECTED
+
+
+def test_alert_carries_the_averages_that_crossed(stack, replayed):
+    golden, death = read_alerts(stack)
+    assert Decimal(golden.sma5) > Decimal(golden.sma20)
+    assert Decimal(death.sma5) < Decimal(death.sma20)
+    assert Decimal(golden.sma5) == Decimal("569.8747")
+    assert Decimal(golden.sma20) == Decimal("565.8880")
+
+
+def test_every_tick_is_stored_and_archived(stack, replayed):
+    outputs = stack.outputs
+    items = stack.client("dynamodb").query(
+        TableName=outputs["table_name"],
+        KeyConditionExpression="symbol = :s",
+        ExpressionAttributeValues={":s": {"S": "AAPL"}},
+        Select="COUNT",
+    )
+    assert items["Count"] == 80
+    s3 = stack.client("s3")
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=outputs["bucket_name"], Prefix="raw-data/AAPL/") for o in page.get("Contents", [])]
+    assert len(keys) == 80
+    body = json.loads(s3.get_object(Bucket=outputs["bucket_name"], Key="raw-data/AAPL/2012-11-26T21:00:00Z.json")["Body"].read())
+    assert body["price"] == 589.53 and body["symbol"] == "AAPL" and body["anomaly"] in ("Yes", "No")
+
+
+def test_glue_table_describes_the_archive(stack, replayed):
+    outputs = stack.outputs
+    table = stack.client("glue").get_table(DatabaseName=outputs["glue_database"], Name=outputs["glue_table"])["Table"]
+    assert table["StorageDescriptor"]["Location"].rstrip("/") == f"s3://{outputs['bucket_name']}/raw-data"
+    columns = {c["Name"] for c in table["StorageDescriptor"]["Columns"]}
+    assert {"symbol", "timestamp", "price", "previous_close", "volume", "anomaly"} <= columns
+
+
+def test_replaying_again_alerts_nothing_new(stack, replayed, fixture_path):
+    report = replay(stack, [fixture_path])
+    wait_processed(stack, report, timeout=180)
+    assert _alert_tuples(stack) == EXPECTED
+
+
+def test_malformed_records_are_quarantined_and_the_rest_lands(stack, replayed, tmp_path):
+    good = {"symbol": "QRTN", "timestamp": "2012-12-03T21:00:00Z", "open": 10.0, "dayHigh": 11.0, "dayLow": 9.5,
+            "lastPrice": 10.5, "previousClose": 10.1, "lastVolume": 1000}
+    recording = tmp_path / "mixed.jsonl"
+    recording.write_text("\n".join([
+        "{not json",
+        json.dumps({**good, "timestamp": "2012-12-04T21:00:00Z", "lastPrice": -3}),
+        json.dumps(good),
+    ]) + "\n")
+    report = replay(stack, [recording])
+    assert len(report.invalid) == 2
+    wait_processed(stack, report, timeout=120)
+    outputs = stack.outputs
+    item = stack.client("dynamodb").get_item(
+        TableName=outputs["table_name"], Key={"symbol": {"S": "QRTN"}, "timestamp": {"S": "2012-12-03T21:00:00Z"}})
+    assert item["Item"]["price"]["N"] == "10.5"
+    s3 = stack.client("s3")
+    rejected = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=outputs["bucket_name"], Prefix="rejected/") for o in page.get("Contents", [])]
+    reasons = [json.loads(s3.get_object(Bucket=outputs["bucket_name"], Key=k)["Body"].read())["reason"] for k in rejected]
+    assert len(reasons) == 2
+    assert any("JSON" in r for r in reasons) and any("lastPrice" in r for r in reasons)
+
+
+def test_cli_reads_the_same_alerts_twice(stack, replayed):
+    env = {**os.environ, "BACKEND": stack.backend, "TICKSTACK_HOME": str(stack.settings.home),
+           "TICKSTACK_PORT": str(stack.settings.port), "TICKSTACK_PREFIX": stack.settings.name_prefix}
+    tickstack = Path(sys.executable).parent / "tickstack"
+    runs = [subprocess.run([str(tickstack), "alerts", "--json"], env=env, capture_output=True, text=True, check=True)
+            for _ in range(2)]
+    first, second = (json.loads(r.stdout) for r in runs)
+    assert first == second
+    assert [(a["symbol"], a["timestamp"], a["signal"]) for a in first] == [e[:3] for e in EXPECTED]

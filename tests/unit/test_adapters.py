@@ -1,0 +1,249 @@
+"""The boto3 adapters against botocore's Stubber: the exact requests, no network."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import ANY, Stubber
+
+from stock_pipeline.adapters import (
+    DynamoDBTickStore,
+    DynamoDBTrendStateStore,
+    S3Archive,
+    SNSAlertPublisher,
+    state_from_item,
+    state_to_item,
+)
+from stock_pipeline.ports import StaleState, StoredTrendState
+from stock_pipeline.trend import Alert, Cross, PricePoint, TrendState
+
+
+def client(service: str) -> Any:
+    return boto3.client(
+        service, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[tuple[Any, Stubber]]:
+    ddb = client("dynamodb")
+    with Stubber(ddb) as stubber:
+        yield ddb, stubber
+        stubber.assert_no_pending_responses()
+
+
+def query_request(after: str | None, limit: int, start_key: dict[str, Any] | None = None) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "TableName": "ticks",
+        "KeyConditionExpression": "#symbol = :symbol" + (" AND #ts > :after" if after else ""),
+        "ExpressionAttributeNames": {"#symbol": "symbol", "#ts": "timestamp", "#price": "price"},
+        "ExpressionAttributeValues": {":symbol": {"S": "AAPL"}, **({":after": {"S": after}} if after else {})},
+        "ProjectionExpression": "#ts, #price",
+        "ConsistentRead": True,
+        "ScanIndexForward": True,
+        "Limit": limit,
+    }
+    if start_key:
+        request["ExclusiveStartKey"] = start_key
+    return request
+
+
+def row(ts: str, price: str) -> dict[str, Any]:
+    return {"timestamp": {"S": ts}, "price": {"N": price}}
+
+
+def test_prices_after_follows_pages_until_the_limit(dynamodb: tuple[Any, Stubber]) -> None:
+    # GIVEN DynamoDB answers in pages of two
+    ddb, stubber = dynamodb
+    page_end = {"symbol": {"S": "AAPL"}, "timestamp": {"S": "T2"}}
+    stubber.add_response(
+        "query", {"Items": [row("T1", "1.5"), row("T2", "2")], "LastEvaluatedKey": page_end}, query_request("T0", 3)
+    )
+    more = {"symbol": {"S": "AAPL"}, "timestamp": {"S": "T3"}}
+    stubber.add_response(
+        "query", {"Items": [row("T3", "3")], "LastEvaluatedKey": more}, query_request("T0", 1, page_end)
+    )
+
+    # WHEN three prices after T0 are asked for
+    points = DynamoDBTickStore("ticks", client=ddb).prices_after("AAPL", "T0", 3)
+
+    # THEN both pages are read and the limit stops the paging
+    assert points == [PricePoint("T1", Decimal("1.5")), PricePoint("T2", Decimal(2)), PricePoint("T3", Decimal(3))]
+
+
+def test_prices_after_stops_on_the_last_page(dynamodb: tuple[Any, Stubber]) -> None:
+    ddb, stubber = dynamodb
+    stubber.add_response("query", {"Items": [row("T1", "1")]}, query_request(None, 500))
+
+    assert DynamoDBTickStore("ticks", client=ddb).prices_after("AAPL", None, 500) == [PricePoint("T1", Decimal(1))]
+
+
+def test_a_row_without_a_numeric_price_comes_back_priceless(dynamodb: tuple[Any, Stubber]) -> None:
+    ddb, stubber = dynamodb
+    rows = [{"timestamp": {"S": "T1"}}, {"timestamp": {"S": "T2"}, "price": {"S": "n/a"}}]
+    stubber.add_response("query", {"Items": rows}, query_request(None, 500))
+
+    points = DynamoDBTickStore("ticks", client=ddb).prices_after("AAPL", None, 500)
+
+    assert points == [PricePoint("T1", None), PricePoint("T2", None)]
+
+
+def test_put_writes_decimals_as_numbers(dynamodb: tuple[Any, Stubber]) -> None:
+    ddb, stubber = dynamodb
+    stubber.add_response(
+        "put_item",
+        {},
+        {"TableName": "ticks", "Item": {"symbol": {"S": "AAPL"}, "price": {"N": "589.53"}, "volume": {"N": "4625000"}}},
+    )
+
+    item = {"symbol": "AAPL", "price": Decimal("589.53"), "volume": Decimal(4625000)}
+    DynamoDBTickStore("ticks", client=ddb).put(item)
+
+
+STATE = StoredTrendState(
+    trend=TrendState(last_timestamp="2024-03-01T15:23:00Z", last_sign=1, window=(Decimal("21"), Decimal("60.5"))),
+    pending=(
+        Cross("AAPL", "GOLDEN_CROSS", "2024-03-01T15:23:00Z", Decimal("61"), Decimal("36.8000"), Decimal("30.9500")),
+    ),
+    version=3,
+)
+
+
+def test_state_item_round_trips() -> None:
+    item = state_to_item("AAPL", STATE, updated_at="2024-03-01T15:23:01Z")
+
+    assert item["pending"] == [
+        {
+            "signal": "GOLDEN_CROSS",
+            "timestamp": "2024-03-01T15:23:00Z",
+            "price": Decimal("61"),
+            "sma5": Decimal("36.8000"),
+            "sma20": Decimal("30.9500"),
+            "short_window": 5,
+            "long_window": 20,
+        }
+    ]
+    assert state_from_item(item) == STATE
+    fresh = state_to_item("AAPL", StoredTrendState(version=1), updated_at="x")
+    assert "last_timestamp" not in fresh and state_from_item(fresh) == StoredTrendState(version=1)
+
+
+def test_state_is_read_consistently(dynamodb: tuple[Any, Stubber]) -> None:
+    ddb, stubber = dynamodb
+    serialized = {
+        "symbol": {"S": "AAPL"},
+        "version": {"N": "3"},
+        "last_timestamp": {"S": "2024-03-01T15:23:00Z"},
+        "last_sign": {"N": "1"},
+        "window": {"L": [{"N": "21"}, {"N": "60.5"}]},
+        "pending": {
+            "L": [
+                {
+                    "M": {
+                        "signal": {"S": "GOLDEN_CROSS"},
+                        "timestamp": {"S": "2024-03-01T15:23:00Z"},
+                        "price": {"N": "61"},
+                        "sma5": {"N": "36.8000"},
+                        "sma20": {"N": "30.9500"},
+                        "short_window": {"N": "5"},
+                        "long_window": {"N": "20"},
+                    }
+                }
+            ]
+        },
+        "updated_at": {"S": "2024-03-01T15:23:01Z"},
+    }
+    get = {"TableName": "state", "Key": {"symbol": {"S": "AAPL"}}, "ConsistentRead": True}
+    stubber.add_response("get_item", {"Item": serialized}, get)
+    stubber.add_response("get_item", {}, get)
+    store = DynamoDBTrendStateStore("state", client=ddb)
+
+    assert store.get("AAPL") == STATE
+    assert store.get("AAPL") is None
+
+
+def test_the_first_save_requires_that_no_item_exists(dynamodb: tuple[Any, Stubber]) -> None:
+    ddb, stubber = dynamodb
+    stubber.add_response(
+        "put_item",
+        {},
+        {
+            "TableName": "state",
+            "Item": ANY,
+            "ConditionExpression": "attribute_not_exists(#symbol)",
+            "ExpressionAttributeNames": {"#symbol": "symbol"},
+        },
+    )
+
+    DynamoDBTrendStateStore("state", client=ddb).save("AAPL", StoredTrendState(version=1), expected_version=0)
+
+
+def test_a_lost_conditional_write_is_a_stale_state(dynamodb: tuple[Any, Stubber]) -> None:
+    ddb, stubber = dynamodb
+    stubber.add_client_error(
+        "put_item",
+        service_error_code="ConditionalCheckFailedException",
+        expected_params={
+            "TableName": "state",
+            "Item": ANY,
+            "ConditionExpression": "#version = :expected",
+            "ExpressionAttributeNames": {"#version": "version"},
+            "ExpressionAttributeValues": {":expected": {"N": "3"}},
+        },
+    )
+
+    with pytest.raises(StaleState):
+        DynamoDBTrendStateStore("state", client=ddb).save("AAPL", StoredTrendState(version=4), expected_version=3)
+
+
+def test_other_write_errors_propagate(dynamodb: tuple[Any, Stubber]) -> None:
+    ddb, stubber = dynamodb
+    stubber.add_client_error("put_item", service_error_code="ProvisionedThroughputExceededException")
+
+    with pytest.raises(ClientError):
+        DynamoDBTrendStateStore("state", client=ddb).save("AAPL", StoredTrendState(version=4), expected_version=3)
+
+
+def test_alerts_are_published_with_string_attributes() -> None:
+    sns = client("sns")
+    alert = Alert(subject="AAPL Golden Cross: uptrend", message="line 1\nline 2", attributes={"symbol": "AAPL"})
+    with Stubber(sns) as stubber:
+        stubber.add_response(
+            "publish",
+            {"MessageId": "1"},
+            {
+                "TopicArn": "arn:aws:sns:us-east-1:000000000000:alerts",
+                "Subject": "AAPL Golden Cross: uptrend",
+                "Message": "line 1\nline 2",
+                "MessageAttributes": {"symbol": {"DataType": "String", "StringValue": "AAPL"}},
+            },
+        )
+        SNSAlertPublisher("arn:aws:sns:us-east-1:000000000000:alerts", client=sns).publish(alert)
+        stubber.assert_no_pending_responses()
+
+
+def test_archive_objects_are_utf8_json() -> None:
+    s3 = client("s3")
+    with Stubber(s3) as stubber:
+        stubber.add_response(
+            "put_object",
+            {},
+            {"Bucket": "archive", "Key": "raw-data/AAPL/T.json", "Body": b'{"a":1}', "ContentType": "application/json"},
+        )
+        S3Archive("archive", client=s3).put_object("raw-data/AAPL/T.json", '{"a":1}')
+        stubber.assert_no_pending_responses()
+
+
+def test_adapters_create_no_client_until_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No region, no credentials: constructing must still work (handlers import and build lazily).
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+    adapters = [DynamoDBTickStore("t"), DynamoDBTrendStateStore("s"), S3Archive("b"), SNSAlertPublisher("arn")]
+
+    assert all("client" not in vars(adapter) for adapter in adapters)

@@ -1,0 +1,289 @@
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stock_pipeline.catch_up import MAX_ATTEMPTS, TrendCatchUp
+from stock_pipeline.ports import StaleState, StoredTrendState
+from stock_pipeline.trend import DEATH_CROSS, GOLDEN_CROSS
+
+from .fakes import InfrastructureDown, InMemoryTickStore, InMemoryTrendStateStore, RecordingPublisher
+from .reference import reference_crosses
+from .support import minute
+
+# Falls to 21, then jumps: a golden cross at minute 23.
+GOLDEN_AT_23 = [40 - i for i in range(20)] + [21, 21, 60, 61]
+# Rises to 20, then falls: a death cross at minute 22; then recovers: a golden cross at minute 27.
+DEATH_AT_22_GOLDEN_AT_27 = list(range(1, 21)) + [1] * 6 + [50, 50, 50]
+
+
+@dataclass
+class World:
+    ticks: InMemoryTickStore = field(default_factory=InMemoryTickStore)
+    states: InMemoryTrendStateStore = field(default_factory=InMemoryTrendStateStore)
+    publisher: RecordingPublisher = field(default_factory=RecordingPublisher)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def add_ticks(self, prices: Sequence[int | str | Decimal], start: int = 0, symbol: str = "AAPL") -> None:
+        for i, price in enumerate(prices):
+            self.ticks.put({"symbol": symbol, "timestamp": minute(start + i), "price": Decimal(price)})
+
+    def catch_up(self, chunk_size: int = 500) -> TrendCatchUp:
+        def count(name: str, value: int) -> None:
+            self.counts[name] += value
+
+        return TrendCatchUp(
+            ticks=self.ticks,
+            states=self.states,
+            publisher=self.publisher,
+            short_window=5,
+            long_window=20,
+            logger=logging.getLogger("tickstack.test.catch_up"),
+            count=count,
+            chunk_size=chunk_size,
+        )
+
+    def alerts(self) -> list[tuple[str, str]]:
+        return [(a.attributes["timestamp"], a.attributes["signal"]) for a in self.publisher.published]
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def test_a_cross_is_committed_then_published_and_cleared(world: World) -> None:
+    # GIVEN a symbol whose ticks hold a golden cross and that was never analysed
+    world.add_ticks(GOLDEN_AT_23)
+
+    # WHEN it is caught up
+    report = world.catch_up().run("AAPL")
+
+    # THEN the cross is published once and nothing stays pending
+    assert world.alerts() == [(minute(23), GOLDEN_CROSS)]
+    assert world.publisher.published[0].subject == "AAPL Golden Cross: uptrend"
+    state = world.states.get("AAPL")
+    assert state is not None
+    assert state.pending == ()
+    assert state.trend.last_timestamp == minute(23) and state.trend.last_sign == 1
+    assert state.version == 2  # one write to commit the cross, one to clear it
+    assert (report.started_after, report.last_timestamp, report.analysed) == (None, minute(23), 24)
+    assert world.counts == {"CrossesDetected": 1, "AlertsPublished": 1}
+
+
+def test_running_again_without_new_ticks_reads_from_the_last_tick_and_writes_nothing(world: World) -> None:
+    world.add_ticks(GOLDEN_AT_23)
+    world.catch_up().run("AAPL")
+    saves = world.states.saves
+
+    report = world.catch_up().run("AAPL")
+
+    assert world.ticks.queries[-1] == ("AAPL", minute(23), 500)
+    assert world.states.saves == saves
+    assert report.analysed == 0 and report.started_after == minute(23)
+    assert world.alerts() == [(minute(23), GOLDEN_CROSS)]
+
+
+def test_ticks_arriving_in_several_batches_alert_each_cross_once(world: World) -> None:
+    # GIVEN the ticks arrive in three batches, and every batch wakes the analysis twice (redelivery)
+    for start, end in ((0, 10), (10, 23), (23, len(DEATH_AT_22_GOLDEN_AT_27))):
+        world.add_ticks(DEATH_AT_22_GOLDEN_AT_27[start:end], start=start)
+        world.catch_up().run("AAPL")
+        world.catch_up().run("AAPL")
+
+    # THEN each cross is alerted exactly once, in order
+    assert world.alerts() == [(minute(22), DEATH_CROSS), (minute(27), GOLDEN_CROSS)]
+
+
+def test_a_late_tick_older_than_the_analysed_ones_is_left_out(world: World) -> None:
+    # GIVEN minutes 0..25 were analysed
+    world.add_ticks(DEATH_AT_22_GOLDEN_AT_27[:26])
+    world.catch_up().run("AAPL")
+    before = world.states.get("AAPL")
+
+    # WHEN a tick for minute 10.5 turns up in the table afterwards
+    world.ticks.put({"symbol": "AAPL", "timestamp": "2024-03-01T15:10:30Z", "price": Decimal(1000)})
+    report = world.catch_up().run("AAPL")
+
+    # THEN it does not rewrite the analysis
+    assert report.analysed == 0 and report.started_after == minute(25)
+    assert world.states.get("AAPL") == before
+
+
+def test_a_row_without_a_price_is_logged_and_passed_over(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    # GIVEN someone wrote a row by hand without a price, in the middle of the series
+    world.add_ticks(GOLDEN_AT_23)
+    world.ticks.put({"symbol": "AAPL", "timestamp": "2024-03-01T15:10:30Z", "price": "n/a"})
+
+    with caplog.at_level(logging.INFO, logger="tickstack.test.catch_up"):
+        report = world.catch_up().run("AAPL")
+
+    # THEN the analysis neither stops nor counts it, and says why
+    assert world.alerts() == [(minute(23), GOLDEN_CROSS)]
+    assert report.analysed == len(GOLDEN_AT_23)
+    (skipped,) = [r for r in caplog.records if r.getMessage() == "point skipped"]
+    assert (skipped.tick_timestamp, skipped.reason) == ("2024-03-01T15:10:30Z", "no numeric price")
+
+
+def test_a_failed_publish_leaves_the_alert_pending_and_the_next_run_sends_it_once(world: World) -> None:
+    # GIVEN SNS fails the first publish
+    world.add_ticks(GOLDEN_AT_23)
+    world.publisher.fail_calls = {1}
+
+    # WHEN the catch-up runs, fails, and is retried (twice, as a redelivery would)
+    with pytest.raises(InfrastructureDown):
+        world.catch_up().run("AAPL")
+    pending = world.states.get("AAPL")
+    world.catch_up().run("AAPL")
+    world.catch_up().run("AAPL")
+
+    # THEN the analysis had been committed with the alert pending, and it went out exactly once
+    assert pending is not None
+    assert [(c.timestamp, c.signal) for c in pending.pending] == [(minute(23), GOLDEN_CROSS)]
+    assert pending.trend.last_timestamp == minute(23)
+    assert world.alerts() == [(minute(23), GOLDEN_CROSS)]
+    assert world.states.get("AAPL").pending == ()
+    assert world.counts == {"CrossesDetected": 1, "AlertsPublished": 1}
+
+
+def test_alerts_are_cleared_one_by_one_so_a_failure_resends_only_the_unsent(world: World) -> None:
+    # GIVEN one catch-up finds two crosses and the second publish fails
+    world.add_ticks(DEATH_AT_22_GOLDEN_AT_27)
+    world.publisher.fail_calls = {2}
+
+    with pytest.raises(InfrastructureDown):
+        world.catch_up().run("AAPL")
+    left = world.states.get("AAPL").pending
+    world.catch_up().run("AAPL")
+
+    # THEN the first was cleared after it went out, and the retry sent only the second
+    assert [(c.timestamp, c.signal) for c in left] == [(minute(27), GOLDEN_CROSS)]
+    assert world.alerts() == [(minute(22), DEATH_CROSS), (minute(27), GOLDEN_CROSS)]
+
+
+def test_losing_the_commit_race_rereads_and_does_not_alert_twice(world: World) -> None:
+    # GIVEN another invocation catches the same symbol up between our read and our write
+    world.add_ticks(GOLDEN_AT_23)
+    ours, theirs = world.catch_up(), world.catch_up()
+    world.states.before_next_save = lambda: theirs.run("AAPL")
+
+    # WHEN we run
+    report = ours.run("AAPL")
+
+    # THEN our write loses, we re-read their state, and the cross was alerted once (by them)
+    assert report.lost_races == 1
+    assert report.published == [] and report.analysed == 0
+    assert world.alerts() == [(minute(23), GOLDEN_CROSS)]
+    assert world.states.get("AAPL").trend.last_timestamp == minute(23)
+
+
+def test_losing_the_clear_race_does_not_publish_our_alert_again(world: World) -> None:
+    # GIVEN our alert is published and, before we clear it, another writer moves the version on
+    world.add_ticks(GOLDEN_AT_23)
+    catch_up = world.catch_up()
+
+    def publish_then_lose_the_clear() -> None:
+        # The first save (the commit) passes; arm the interference for the second (the clear).
+        def bump() -> None:
+            current = world.states.states["AAPL"]
+            world.states.states["AAPL"] = replace(current, version=current.version + 1)
+
+        world.states.before_next_save = bump
+
+    world.states.before_next_save = publish_then_lose_the_clear
+    report = catch_up.run("AAPL")
+
+    # THEN on the re-read the alert is still pending, but it is cleared without a second publish
+    assert report.lost_races == 1
+    assert world.alerts() == [(minute(23), GOLDEN_CROSS)]
+    assert world.states.get("AAPL").pending == ()
+
+
+def test_retries_after_lost_races_are_bounded(world: World) -> None:
+    # GIVEN every write we attempt loses to someone else
+    world.add_ticks(GOLDEN_AT_23)
+
+    def always_lose() -> None:
+        current = world.states.states.get("AAPL") or StoredTrendState()
+        world.states.states["AAPL"] = replace(current, version=current.version + 1)
+        world.states.before_next_save = always_lose
+
+    world.states.before_next_save = always_lose
+
+    # THEN the catch-up gives up after a fixed number of attempts, leaving the stream to retry
+    with pytest.raises(StaleState, match=f"after {MAX_ATTEMPTS}"):
+        world.catch_up().run("AAPL")
+    assert world.alerts() == []
+
+
+def test_an_unreadable_table_fails_without_touching_the_state(world: World) -> None:
+    world.add_ticks(GOLDEN_AT_23)
+    world.ticks.fail_for_symbols = {"AAPL"}
+
+    with pytest.raises(InfrastructureDown):
+        world.catch_up().run("AAPL")
+
+    assert world.states.get("AAPL") is None and world.alerts() == []
+
+
+def test_long_backlogs_are_analysed_in_chunks_each_saved(world: World) -> None:
+    world.add_ticks(DEATH_AT_22_GOLDEN_AT_27)
+
+    report = world.catch_up(chunk_size=7).run("AAPL")
+
+    assert [after for _, after, _ in world.ticks.queries] == [None, minute(6), minute(13), minute(20), minute(27)]
+    assert report.analysed == len(DEATH_AT_22_GOLDEN_AT_27)
+    assert world.alerts() == [(minute(22), DEATH_CROSS), (minute(27), GOLDEN_CROSS)]
+
+
+def test_sma_values_of_each_new_point_are_logged_at_debug(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    world.add_ticks(GOLDEN_AT_23)
+
+    with caplog.at_level(logging.DEBUG, logger="tickstack.test.catch_up"):
+        world.catch_up().run("AAPL")
+
+    analysed = [r for r in caplog.records if r.getMessage() == "point analysed"]
+    assert len(analysed) == 24
+    last = analysed[-1]
+    assert (last.tick_timestamp, last.sma_short, last.sma_long) == (minute(23), "36.8000", "30.9500")
+    assert analysed[0].sma_short is None
+    decisions = [r for r in caplog.records if r.levelno == logging.INFO]
+    assert [r.getMessage() for r in decisions] == ["cross detected", "alert published"]
+
+
+# --- property: whatever the batching, redelivery, failures and chunking, one alert per cross ----
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    prices=st.lists(st.integers(min_value=1, max_value=6).map(Decimal), max_size=90),
+    data=st.data(),
+)
+def test_catch_up_alerts_exactly_the_crosses_of_one_pass(prices: list[Decimal], data: st.DataObject) -> None:
+    # GIVEN a random series written to the table in random batches, a random chunk size, and
+    # publishes that fail at random
+    world = World()
+    cuts = sorted(data.draw(st.sets(st.integers(min_value=0, max_value=len(prices)), max_size=10)))
+    world.publisher.fail_calls = data.draw(st.sets(st.integers(min_value=1, max_value=12), max_size=4))
+    catch_up = world.catch_up(chunk_size=data.draw(st.integers(min_value=1, max_value=30)))
+
+    # WHEN each batch wakes the analysis, once or twice, and a failed run is retried as the stream would
+    for start, end in zip([0, *cuts], [*cuts, len(prices)]):
+        world.add_ticks(prices[start:end], start=start)
+        for _ in range(data.draw(st.integers(min_value=1, max_value=2))):
+            for _attempt in range(20):
+                try:
+                    catch_up.run("AAPL")
+                    break
+                except InfrastructureDown:
+                    continue
+
+    # THEN the published alerts are exactly the crosses of one pass over the whole series, in order
+    assert world.alerts() == [(minute(i), signal) for i, signal in reference_crosses(prices)]

@@ -1,0 +1,272 @@
+"""The `tickstack` command: the logic behind the Makefile's targets."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from producer.kinesis import KinesisSink, StreamRejected
+from producer.live import LiveDataUnavailable, fetch_tick
+from producer.recording import write_tick
+from tickstack import lifecycle
+from tickstack.alerts import Alert, AlertsUnavailable, read_alerts
+from tickstack.backends import BackendError, choose
+from tickstack.ministack import EmulatorError
+from tickstack.replay import replay as replay_ticks, wait_processed
+from tickstack.settings import Settings
+from tickstack.stack import NotDeployed, Stack
+from tickstack.terraform import TerraformError
+from tickstack.waiting import WaitTimeout
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console(stderr=True)
+out = Console()
+
+BackendOption = Annotated[
+    Optional[str],
+    typer.Option("--backend", "-b", help="ministack, localstack or aws (default: $BACKEND, the stack already up, "
+                                         "else localstack when a Docker engine answers, else ministack)"),
+]
+KNOWN_ERRORS = (BackendError, EmulatorError, TerraformError, NotDeployed, AlertsUnavailable, LiveDataUnavailable,
+                StreamRejected, WaitTimeout, RuntimeError)
+
+
+def say(line: str) -> None:
+    console.print(line, highlight=False)
+
+
+def _stack(backend: str | None, announce: bool = False) -> Stack:
+    settings = Settings.from_env()
+    choice = choose(settings, backend)
+    if announce:
+        say(f"backend: [bold]{choice.backend}[/bold] ({choice.reason})")
+    return Stack(choice.backend, settings)
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[red]error:[/red] {exc}", highlight=False)
+    raise typer.Exit(1)
+
+
+@app.command()
+def up(backend: BackendOption = None) -> None:
+    """Start the emulator (if the backend has one) and deploy the pipeline onto it."""
+    try:
+        lifecycle.up(_stack(backend, announce=True), say)
+    except KNOWN_ERRORS as exc:
+        _fail(exc)
+
+
+@app.command()
+def deploy(backend: BackendOption = None) -> None:
+    """Apply the Terraform onto a running backend (rebuilding the Lambda package first)."""
+    try:
+        lifecycle.deploy(_stack(backend, announce=True), say)
+    except KNOWN_ERRORS as exc:
+        _fail(exc)
+
+
+@app.command()
+def down(backend: BackendOption = None) -> None:
+    """Stop the emulator; everything deployed on it goes with it."""
+    try:
+        lifecycle.down(_stack(backend, announce=True), say)
+    except KNOWN_ERRORS as exc:
+        _fail(exc)
+
+
+@app.command()
+def replay(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="JSON-lines recordings")],
+    speed: Annotated[Optional[float], typer.Option(min=0.01, help="At most this many ticks per second "
+                                                                   "(default: as fast as the stream takes them)")] = None,
+    wait: Annotated[bool, typer.Option(help="Return only when the pipeline has processed every tick")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds --wait waits at most")] = 180.0,
+    backend: BackendOption = None,
+) -> None:
+    """Send recorded ticks to the stream."""
+    try:
+        stack = _stack(backend)
+        total = sum(1 for f in files for line in f.read_bytes().splitlines() if line.strip())
+        with _progress() as progress:
+            task = progress.add_task("sending", total=total)
+            report = replay_ticks(stack, files, speed=speed, on_sent=lambda n: progress.advance(task, n))
+            if wait:
+                stored = progress.add_task("processed", total=len(report.valid_keys))
+                wait_processed(stack, report, timeout=timeout,
+                               on_progress=lambda done, _total: progress.update(stored, completed=done))
+        for line, reason in report.invalid:
+            say(f"[yellow]quarantined[/yellow] {line.source}:{line.line_number}: {reason}")
+        state = "processed" if wait else "sent"
+        say(f"{len(report.sent)} ticks {state} ({len(report.valid_keys)} valid, {len(report.invalid)} quarantined)")
+    except KNOWN_ERRORS as exc:
+        _fail(exc)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, transient=False)
+
+
+def _symbols(value: str) -> list[str]:
+    symbols = [s.strip().upper() for s in value.split(",") if s.strip()]
+    if not symbols:
+        raise typer.BadParameter("name at least one symbol")
+    return symbols
+
+
+SymbolsOption = Annotated[str, typer.Option(help="Comma-separated tickers")]
+IntervalOption = Annotated[float, typer.Option(min=1.0, help="Seconds between ticks of one symbol")]
+CountOption = Annotated[Optional[int], typer.Option(min=1, help="Stop after this many rounds (default: run until Ctrl-C)")]
+
+
+def _rounds(count: int | None, interval: float):
+    number = 0
+    while count is None or number < count:
+        started = time.monotonic()
+        yield number
+        number += 1
+        if count is None or number < count:
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+@app.command()
+def produce(symbols: SymbolsOption = "AAPL", interval: IntervalOption = 30.0, count: CountOption = None,
+            backend: BackendOption = None) -> None:
+    """Fetch live quotes from Yahoo Finance and put one tick per symbol per interval on the stream."""
+    try:
+        stack = _stack(backend)
+        sink = KinesisSink(stack.client("kinesis"), stack.outputs["stream_name"])
+        for _ in _rounds(count, interval):
+            ticks = [fetch_tick(symbol) for symbol in _symbols(symbols)]
+            sink.send([(t["symbol"], json.dumps(t).encode()) for t in ticks])
+            for t in ticks:
+                say(f"{t['timestamp']} {t['symbol']} {t['lastPrice']}")
+    except KNOWN_ERRORS as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        say("stopped")
+
+
+@app.command()
+def record(out_file: Annotated[Path, typer.Option("--out", help="JSON-lines file to append ticks to")],
+           symbols: SymbolsOption = "AAPL", interval: IntervalOption = 30.0, count: CountOption = None) -> None:
+    """Record live quotes from Yahoo Finance as a replayable JSON-lines file."""
+    try:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(out_file, "a") as fh:
+            for _ in _rounds(count, interval):
+                for symbol in _symbols(symbols):
+                    tick = fetch_tick(symbol)
+                    write_tick(fh, tick)
+                    say(f"{tick['timestamp']} {tick['symbol']} {tick['lastPrice']}")
+    except KNOWN_ERRORS as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        say("stopped")
+
+
+def _print_alerts(alerts: list[Alert]) -> None:
+    """Short lines, so an 80-column terminal shows each alert unwrapped."""
+    for a in alerts:
+        colour = "green" if a.signal == "GOLDEN_CROSS" else "red"
+        out.print(f"[bold]{a.symbol}[/bold] [{colour}]{a.signal}[/{colour}]  tick {a.timestamp}  price {a.price}",
+                  highlight=False)
+        out.print(f"  SMA-5 {a.sma5}  SMA-20 {a.sma20}  [dim]sent {a.sent_at}[/dim]", highlight=False)
+        out.print(f"  subject: {a.subject}", highlight=False)
+        for line in a.message.splitlines()[:1]:
+            out.print(f"  message: {line}", highlight=False)
+
+
+@app.command()
+def alerts(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array, oldest first")] = False,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new alerts until Ctrl-C")] = False,
+    backend: BackendOption = None,
+) -> None:
+    """List every message the stack's SNS topic has sent (reading consumes nothing)."""
+    try:
+        stack = _stack(backend)
+        seen = read_alerts(stack)
+        if as_json and not follow:
+            out.print_json(json.dumps([a.to_json() for a in seen]))
+            return
+        if as_json:
+            for a in seen:
+                out.print(json.dumps(a.to_json()), highlight=False)
+        elif seen:
+            out.print(f"SNS alerts sent: {len(seen)}")
+            _print_alerts(seen)
+        elif not follow:
+            out.print("no alerts sent yet")
+        known = {a.message_id for a in seen}
+        while follow:
+            time.sleep(2.0)
+            fresh = [a for a in read_alerts(stack) if a.message_id not in known]
+            known.update(a.message_id for a in fresh)
+            for a in fresh:
+                if as_json:
+                    out.print(json.dumps(a.to_json()), highlight=False)
+                else:
+                    _print_alerts([a])
+    except KNOWN_ERRORS as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+           backend: BackendOption = None) -> None:
+    """Which backend is in use and what is deployed on it."""
+    try:
+        stack = _stack(backend)
+        info = describe(stack)
+    except KNOWN_ERRORS as exc:
+        _fail(exc)
+    if as_json:
+        out.print_json(json.dumps(info))
+        return
+    table = Table(show_header=False, title=f"tickstack on {info['backend']}", title_justify="left")
+    for key in ("backend", "endpoint", "region", "running", "deployed"):
+        if key in info:
+            table.add_row(key, str(info[key]))
+    for key, value in info["resources"].items():
+        table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
+    out.print(table)
+
+
+def describe(stack: Stack) -> dict:
+    info: dict = {"backend": stack.backend, "region": stack.settings.region}
+    if stack.endpoint:
+        info["endpoint"] = stack.endpoint
+        info["running"] = stack.emulator.running()
+    try:
+        outputs = stack.outputs
+    except NotDeployed:
+        return {**info, "deployed": False, "resources": {}}
+    info["deployed"] = True
+    info["resources"] = {
+        "stream": outputs["stream_name"],
+        "table": outputs["table_name"],
+        "trend_state_table": outputs["trend_state_table_name"],
+        "bucket": outputs["bucket_name"],
+        "topic_arn": outputs["topic_arn"],
+        "alert_audit_queue_url": outputs["alert_audit_queue_url"],
+        "functions": outputs["function_names"],
+        "glue_table": f"{outputs['glue_database']}.{outputs['glue_table']}" if outputs.get("glue_table") else None,
+        "dashboard": outputs["dashboard_name"],
+    }
+    return info
+
+
+if __name__ == "__main__":
+    sys.exit(app())

@@ -1,0 +1,40 @@
+"""Settings a user can override through the environment, read in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BACKENDS = ("ministack", "localstack", "aws")
+EMULATED = ("ministack", "localstack")
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    """Where per-backend Terraform state, emulator logs and pid files live."""
+    port: int
+    """Loopback port the emulator listens on."""
+    region: str
+    name_prefix: str
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def backend_dir(self, backend: str) -> Path:
+        path = self.home / backend
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        home = Path(os.environ.get("TICKSTACK_HOME") or PROJECT_ROOT / ".tickstack")
+        return cls(
+            home=home.resolve(),
+            port=int(os.environ.get("TICKSTACK_PORT", "4566")),
+            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+            name_prefix=os.environ.get("TICKSTACK_PREFIX", "tickstack"),
+        )
