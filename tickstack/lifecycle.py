@@ -32,10 +32,12 @@ def start_emulator(stack: Stack, say: Say) -> None:
         stack.terraform().forget_state()
 
 
-def deploy(stack: Stack, say: Say, extra_vars: dict[str, str] | None = None) -> dict:
+def deploy(stack: Stack, say: Say) -> dict:
     digest = build_lambda_zip()
     say(f"Lambda package built: {LAMBDA_ZIP.relative_to(PROJECT_ROOT)} (sha256 {digest[:12]})")
-    terraform = stack.terraform(extra_vars=extra_vars or {})
+    # An emulator may lack a service (LocalStack's free tier has no Glue): it says so and switches it off.
+    extra_vars = stack.emulator.terraform_vars(say) if stack.emulator is not None else {}
+    terraform = stack.terraform(extra_vars=extra_vars)
     say(f"terraform init + apply, target {stack.backend}, state {terraform.state_path}")
     terraform.init()
     outputs = terraform.apply()

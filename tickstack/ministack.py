@@ -37,6 +37,10 @@ class MiniStack:
         self.pid_file = self.dir / "ministack.pid"
         self.log_file = self.dir / "ministack.log"
 
+    def terraform_vars(self, say) -> dict[str, str]:
+        """MiniStack emulates every service the stack uses, so nothing is switched off."""
+        return {}
+
     def healthy(self) -> bool:
         try:
             http_json(self.endpoint + HEALTH_PATH, timeout=1.0)
