@@ -76,11 +76,11 @@ def test_alerts_equal_the_independent_computation(stack, replayed_others, indepe
     assert alerts == sorted(independent_crosses)
 
 
-def test_athena_over_the_archive_finds_the_same_crosses(stack, replayed_others, independent_crosses):
+def test_athena_over_the_archive_finds_the_same_crosses(stack, replayed_others, independent_crosses, said):
     outputs = stack.outputs
     if outputs.get("glue_table") is None:
-        # Only LocalStack's free tier lacks Glue and Athena; everywhere else the table must be there.
-        assert stack.backend == "localstack"
+        # An emulator without Glue and Athena (LocalStack's free tier): bring-up said it switched them off.
+        assert any("the Glue table is switched off" in line for line in said)
         return
     query = load_queries()["sma_crosses"].for_table(outputs["glue_table"])
     columns, rows = run_query(stack, query)

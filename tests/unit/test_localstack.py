@@ -1,0 +1,325 @@
+"""The LocalStack backend without Docker: its HTTP side against a stand-in server, its compose side faked."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import free_port
+from tests.unit.test_alerts_parsing import envelope
+from tickstack import localstack as ls
+from tickstack.cli import app
+from tickstack.localstack import LocalStack, LocalStackEndpoint
+from tickstack.ministack import EmulatorError
+from tickstack.settings import Settings
+from tickstack.stack import Stack
+
+QUEUE_URL = "http://sqs.us-east-1.localhost.localstack.cloud:4566/000000000000/tickstack-alert-audit"
+FREE_TIER_SERVICES = {"kinesis": "running", "lambda": "available", "s3": "running", "sqs": "running"}
+
+
+def sqs_message(number: int, body: str) -> dict:
+    """One message as /_aws/sqs/messages returns it with Accept: application/json (its XML, as a dict)."""
+    return {"MessageId": f"m-{number}", "ReceiptHandle": "SQS/BACKDOOR/ACCESS", "MD5OfBody": "0" * 32,
+            "Body": body, "Attribute": [{"Name": "SenderId", "Value": "000000000000"}]}
+
+
+def receive_response(messages: list[dict]) -> dict:
+    # Converted from XML: no element for no message, an object for one, a list for several.
+    result = None if not messages else {"Message": messages[0] if len(messages) == 1 else messages}
+    return {"ReceiveMessageResponse": {"ReceiveMessageResult": result, "ResponseMetadata": {"RequestId": "r"}}}
+
+
+class FakeLocalStack(ThreadingHTTPServer):
+    """Answers LocalStack's health and SQS peek paths on 127.0.0.1, JSON only when asked for it."""
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.answering = True
+        self.services = dict(FREE_TIER_SERVICES)
+        self.messages: dict[str, list[dict]] = {}
+        self.requests: list[tuple[str, dict, str]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: FakeLocalStack
+
+    def do_GET(self):  # noqa: N802 - the name http.server calls
+        path, _, query = self.path.partition("?")
+        params = dict(urllib.parse.parse_qsl(query))
+        self.server.requests.append((path, params, self.headers.get("Accept", "")))
+        if not self.server.answering:
+            return self._send(503, "text/plain", b"starting")
+        if path == ls.HEALTH_PATH:
+            document = {"services": self.server.services, "edition": "community", "version": "4.14.0"}
+        elif path == ls.SQS_PEEK_PATH:
+            document = receive_response(self.server.messages.get(params.get("QueueUrl"), []))
+        else:
+            return self._send(404, "text/plain", b"no such path")
+        if "application/json" not in self.headers.get("Accept", ""):
+            return self._send(200, "text/xml", b"<?xml version='1.0' encoding='utf-8'?><ReceiveMessageResponse/>")
+        self._send(200, "application/json", json.dumps(document).encode())
+
+    def _send(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    fake = FakeLocalStack()
+    thread = threading.Thread(target=fake.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield fake
+    fake.shutdown()
+    fake.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def settings(tmp_path, server):
+    return Settings(home=tmp_path, port=server.server_address[1], region="us-east-1", name_prefix="tickstack")
+
+
+@pytest.fixture(autouse=True)
+def no_token_no_image(monkeypatch):
+    monkeypatch.delenv("LOCALSTACK_AUTH_TOKEN", raising=False)
+    monkeypatch.delenv("LOCALSTACK_IMAGE", raising=False)
+
+
+# --- HTTP: what works on any LocalStack, compose-run or testcontainers-run --------------------------------
+
+
+def test_peek_asks_for_json_and_returns_every_message_unconsumed(server):
+    server.messages[QUEUE_URL] = [sqs_message(1, "first"), sqs_message(2, "second")]
+    endpoint = LocalStackEndpoint(server.url)
+    assert [m["Body"] for m in endpoint.peek_queue(QUEUE_URL)] == ["first", "second"]
+    assert [m["Body"] for m in endpoint.peek_queue(QUEUE_URL)] == ["first", "second"]
+    path, params, accept = server.requests[-1]
+    assert (path, params, accept) == (ls.SQS_PEEK_PATH, {"QueueUrl": QUEUE_URL}, "application/json")
+
+
+def test_peek_of_one_message_and_of_none(server):
+    endpoint = LocalStackEndpoint(server.url)
+    assert endpoint.peek_queue(QUEUE_URL) == []
+    server.messages[QUEUE_URL] = [sqs_message(1, "only")]
+    assert [m["Body"] for m in endpoint.peek_queue(QUEUE_URL)] == ["only"]
+
+
+def test_healthy_only_while_the_health_path_answers(server):
+    endpoint = LocalStackEndpoint(server.url)
+    assert endpoint.healthy()
+    server.answering = False
+    assert not endpoint.healthy()
+    assert not LocalStackEndpoint(f"http://127.0.0.1:{free_port()}").healthy()
+
+
+def test_free_tier_switches_glue_off_and_says_so(server):
+    lines: list[str] = []
+    assert LocalStackEndpoint(server.url).terraform_vars(lines.append) == {"enable_glue": "false"}
+    assert lines == ["Glue and Athena are not in LocalStack's free tier: the Glue table is switched off; "
+                     "set LOCALSTACK_AUTH_TOKEN to switch it on"]
+
+
+def test_a_token_on_an_image_without_glue_says_which_image_to_set(server, monkeypatch):
+    monkeypatch.setenv("LOCALSTACK_AUTH_TOKEN", "ls-test-token")
+    lines: list[str] = []
+    assert LocalStackEndpoint(server.url).terraform_vars(lines.append) == {"enable_glue": "false"}
+    assert lines == [ls.GLUE_OFF_WITH_TOKEN]
+    assert "LOCALSTACK_IMAGE" in lines[0] and "localstack/localstack:latest" in lines[0]
+
+
+def test_glue_stays_on_where_localstack_offers_glue_and_athena(server):
+    server.services.update(glue="available", athena="running")
+    lines: list[str] = []
+    assert LocalStackEndpoint(server.url).terraform_vars(lines.append) == {}
+    assert lines == []
+
+
+def test_tickstack_alerts_reads_the_audit_queue_on_localstack(server, settings, monkeypatch):
+    golden = envelope(MessageId="m-1", Timestamp="2026-11-25T17:00:00.000Z")
+    death = envelope(MessageId="m-2", Timestamp="2026-11-25T17:00:01.000Z", Subject="AAPL Death Cross: downtrend")
+    server.messages[QUEUE_URL] = [sqs_message(2, death), sqs_message(1, golden), sqs_message(3, "not an alert")]
+    state = settings.backend_dir("localstack")
+    (state / "outputs.json").write_text(json.dumps({"alert_audit_queue_url": QUEUE_URL}))
+    monkeypatch.setenv("BACKEND", "localstack")
+    monkeypatch.setenv("TICKSTACK_HOME", str(settings.home))
+    monkeypatch.setenv("TICKSTACK_PORT", str(settings.port))
+
+    result = CliRunner().invoke(app, ["alerts", "--json"])
+
+    assert result.exit_code == 0, result.output
+    assert [(a["message_id"], a["subject"]) for a in json.loads(result.stdout)] == [
+        ("m-1", "AAPL Golden Cross: uptrend"), ("m-2", "AAPL Death Cross: downtrend")]
+    assert isinstance(Stack("localstack", settings).emulator, LocalStack)
+
+
+# --- docker compose: the subprocess calls faked at the boundary -----------------------------------------
+
+
+class FakeCompose:
+    """Stands in for subprocess.run: records each `docker compose` call and answers per subcommand."""
+
+    def __init__(self, server: FakeLocalStack, running: bool = False):
+        self.server = server
+        self.running = running
+        self.calls: list[dict] = []
+        self.returncodes: dict[str, int] = {}
+        self.on_up = lambda: setattr(self.server, "answering", True)
+
+    def __call__(self, command, **kwargs):
+        prefix = ["docker", "compose", "--file", str(ls.COMPOSE_FILE), "--project-name", "tickstack"]
+        assert command[:len(prefix)] == prefix
+        assert kwargs["stdin"] == subprocess.DEVNULL and kwargs["check"] is False and kwargs["text"] is True
+        args = command[len(prefix):]
+        self.calls.append({"args": args, "capture": kwargs["capture_output"], "port": kwargs["env"]["TICKSTACK_PORT"]})
+        code = self.returncodes.get(args[0], 0)
+        stdout = ""
+        if args[0] == "ps":
+            stdout = "3f2a9c\n" if self.running else ""
+        elif args[0] == "up" and code == 0:
+            self.running = True
+            self.on_up()
+        elif args[0] == "down" and code == 0:
+            self.running = False
+            self.server.answering = False
+        return subprocess.CompletedProcess(command, code, stdout=stdout, stderr="")
+
+    def subcommands(self) -> list[str]:
+        return [call["args"][0] for call in self.calls]
+
+
+@pytest.fixture
+def compose(server):
+    server.answering = False
+    return FakeCompose(server)
+
+
+def localstack(settings, compose, docker=True) -> LocalStack:
+    return LocalStack(settings, run=compose, docker_probe=lambda: docker)
+
+
+def test_without_a_docker_engine_start_says_so_and_runs_nothing(settings, compose):
+    with pytest.raises(EmulatorError) as error:
+        localstack(settings, compose, docker=False).start()
+    assert str(error.value).startswith("no Docker engine answers")
+    assert "BACKEND=ministack" in str(error.value)
+    assert compose.calls == []
+
+
+def test_start_is_compose_up_wait_on_the_settings_port(settings, compose):
+    line = localstack(settings, compose).start()
+    assert line == (f"LocalStack started at http://127.0.0.1:{settings.port} "
+                    "(localstack/localstack:4.14.0, docker compose project tickstack)")
+    up = compose.calls[-1]
+    assert up["args"] == ["up", "--detach", "--wait", "--wait-timeout", "180"]
+    assert up["capture"] is False  # the pull and start progress shows
+    assert {call["port"] for call in compose.calls} == {str(settings.port)}
+    assert compose.subcommands() == ["ps", "version", "up"]
+
+
+def test_start_reuses_our_running_localstack(settings, compose, server):
+    compose.running, server.answering = True, True
+    assert localstack(settings, compose).start().startswith("LocalStack already running at")
+    assert "up" not in compose.subcommands()
+
+
+def test_start_refuses_a_foreign_server_on_the_port(settings, compose, server):
+    server.answering = True
+    with pytest.raises(EmulatorError, match="something else already answers"):
+        localstack(settings, compose).start()
+    assert "up" not in compose.subcommands()
+
+
+def test_start_without_compose_plugin_says_what_to_install(settings, compose):
+    compose.returncodes["version"] = 1
+    with pytest.raises(EmulatorError, match="Docker Compose plugin"):
+        localstack(settings, compose).start()
+
+
+def test_failed_up_points_at_the_logs(settings, compose):
+    compose.returncodes["up"] = 1
+    with pytest.raises(EmulatorError) as error:
+        localstack(settings, compose).start()
+    assert "`docker compose up` failed (exit 1)" in str(error.value)
+    assert "docker compose logs localstack" in str(error.value)
+    assert "LOCALSTACK_AUTH_TOKEN" not in str(error.value)
+
+
+def test_failed_up_of_a_newer_image_without_token_names_the_token(settings, compose, monkeypatch):
+    monkeypatch.setenv("LOCALSTACK_IMAGE", "localstack/localstack:latest")
+    compose.returncodes["up"] = 1
+    with pytest.raises(EmulatorError, match=r"exits \(code 55\) without LOCALSTACK_AUTH_TOKEN"):
+        localstack(settings, compose).start()
+
+
+def test_up_that_leaves_the_endpoint_silent_is_an_error(settings, compose):
+    compose.on_up = lambda: None
+    with pytest.raises(EmulatorError, match="does not answer at"):
+        localstack(settings, compose).start()
+
+
+def test_running_asks_compose_for_the_running_service(settings, compose):
+    assert not localstack(settings, compose).running()
+    compose.running = True
+    assert localstack(settings, compose).running()
+    assert compose.calls[-1]["args"] == ["ps", "--status", "running", "--quiet", "localstack"]
+
+
+def test_running_is_false_when_docker_cannot_be_run(settings):
+    def missing(command, **kwargs):
+        raise FileNotFoundError("docker")
+
+    assert not LocalStack(settings, run=missing, docker_probe=lambda: True).running()
+
+
+def test_stop_is_compose_down_with_volumes(settings, compose, server):
+    compose.running, server.answering = True, True
+    assert localstack(settings, compose).stop() == "LocalStack stopped (docker compose down -v)"
+    assert compose.calls[-1]["args"] == ["down", "--volumes", "--timeout", "30"]
+    assert localstack(settings, compose).stop() == "LocalStack was not running"
+
+
+def test_stop_without_a_docker_engine_has_nothing_to_do(settings, compose):
+    assert localstack(settings, compose, docker=False).stop() == "LocalStack was not running (no Docker engine answers)"
+    assert compose.calls == []
+
+
+def test_failed_down_is_an_error(settings, compose):
+    compose.returncodes["down"] = 1
+    with pytest.raises(EmulatorError, match="`docker compose down` failed"):
+        localstack(settings, compose).stop()
+
+
+def test_tickstack_up_on_localstack_without_docker_fails_with_one_clear_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(ls, "docker_engine_answers", lambda: False)
+    monkeypatch.setenv("BACKEND", "localstack")
+    monkeypatch.setenv("TICKSTACK_HOME", str(tmp_path))
+    monkeypatch.setenv("TICKSTACK_PORT", str(free_port()))
+
+    result = CliRunner().invoke(app, ["up"])
+
+    assert result.exit_code == 1
+    assert "backend: localstack (asked for)" in result.output
+    assert "error: no Docker engine answers" in " ".join(result.output.split())
+
+
+def test_compose_file_is_the_project_root_one():
+    assert ls.COMPOSE_FILE == Path(__file__).resolve().parents[2] / "docker-compose.yml"

@@ -1,0 +1,143 @@
+"""LocalStack in Docker: run by docker compose, or by anything else that leaves it answering on an endpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import urllib.parse
+import urllib.request
+from typing import Callable
+
+from tickstack.backends import docker_engine_answers
+from tickstack.ministack import EmulatorError
+from tickstack.settings import PROJECT_ROOT, Settings
+
+COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
+COMPOSE_PROJECT = "tickstack"
+# The last release that runs without an account; docker-compose.yml and the e2e container use the same.
+DEFAULT_IMAGE = "localstack/localstack:4.14.0"
+# What the pipeline uses. Glue and Athena load only where the image and token offer them.
+SERVICES = ("kinesis", "lambda", "dynamodb", "dynamodbstreams", "s3", "sns", "sqs", "iam", "sts", "logs",
+            "cloudwatch", "glue", "athena")
+POLL_INTERVAL_SEC = "1"
+HEALTH_PATH = "/_localstack/health"
+SQS_PEEK_PATH = "/_aws/sqs/messages"
+PAID_SERVICES = ("glue", "athena")
+UP_STATES = ("available", "running")
+
+NO_DOCKER = ("no Docker engine answers: LocalStack runs in Docker; start Docker, "
+             "or use the embedded emulator (BACKEND=ministack)")
+NO_COMPOSE = "`docker compose` is not available: install the Docker Compose plugin (Compose v2)"
+GLUE_OFF_FREE_TIER = ("Glue and Athena are not in LocalStack's free tier: the Glue table is switched off; "
+                      "set LOCALSTACK_AUTH_TOKEN to switch it on")
+GLUE_OFF_WITH_TOKEN = ("LOCALSTACK_AUTH_TOKEN is set but this LocalStack offers no Glue or Athena: the Glue table "
+                       "is switched off; set LOCALSTACK_IMAGE to an image your plan covers "
+                       "(e.g. localstack/localstack:latest) to switch it on")
+TOKEN_HINT = "; an image newer than 4.14.0 exits (code 55) without LOCALSTACK_AUTH_TOKEN"
+
+
+def image() -> str:
+    return os.environ.get("LOCALSTACK_IMAGE") or DEFAULT_IMAGE
+
+
+def auth_token() -> str | None:
+    return os.environ.get("LOCALSTACK_AUTH_TOKEN") or None
+
+
+def get_json(url: str, timeout: float) -> dict:
+    # LocalStack's developer endpoints answer in XML unless asked for JSON.
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback URL built by us
+        return json.loads(response.read().decode())
+
+
+class LocalStackEndpoint:
+    """A LocalStack answering at ``endpoint``, however it was started: what the pipeline reads from it."""
+
+    name = "localstack"
+
+    def __init__(self, endpoint: str):
+        self.endpoint = endpoint
+
+    def services(self) -> dict[str, str]:
+        return get_json(self.endpoint + HEALTH_PATH, timeout=2.0).get("services", {})
+
+    def healthy(self) -> bool:
+        try:
+            self.services()
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def terraform_vars(self, say: Callable[[str], None]) -> dict[str, str]:
+        """Switch the Glue table off unless this LocalStack offers Glue and Athena (a paid plan)."""
+        services = self.services()
+        if all(services.get(name) in UP_STATES for name in PAID_SERVICES):
+            return {}
+        say(GLUE_OFF_WITH_TOKEN if auth_token() else GLUE_OFF_FREE_TIER)
+        return {"enable_glue": "false"}
+
+    def peek_queue(self, queue_url: str) -> list[dict]:
+        """Messages in an SQS queue, read without consuming them (ReceiveMessage's shape, as JSON)."""
+        query = urllib.parse.urlencode({"QueueUrl": queue_url})
+        data = get_json(f"{self.endpoint}{SQS_PEEK_PATH}?{query}", timeout=5.0)
+        result = (data.get("ReceiveMessageResponse") or {}).get("ReceiveMessageResult") or {}
+        messages = result.get("Message") or []
+        # Converted from XML: one message comes as an object, several as a list.
+        return messages if isinstance(messages, list) else [messages]
+
+
+class LocalStack(LocalStackEndpoint):
+    """LocalStack run by ``docker compose`` from the project's docker-compose.yml, on loopback."""
+
+    def __init__(self, settings: Settings, run=None, docker_probe=None):
+        super().__init__(settings.endpoint)
+        self.settings = settings
+        self._run = run or subprocess.run
+        self._docker_probe = docker_probe or docker_engine_answers
+
+    def _compose(self, *args: str, capture: bool = True) -> subprocess.CompletedProcess:
+        # The port the rest of tickstack uses, whatever the caller's environment says.
+        env = {**os.environ, "TICKSTACK_PORT": str(self.settings.port)}
+        command = ["docker", "compose", "--file", str(COMPOSE_FILE), "--project-name", COMPOSE_PROJECT, *args]
+        return self._run(command, env=env, text=True, capture_output=capture, stdin=subprocess.DEVNULL, check=False)
+
+    def running(self) -> bool:
+        try:
+            result = self._compose("ps", "--status", "running", "--quiet", "localstack")
+        except OSError:
+            return False
+        return result.returncode == 0 and bool(result.stdout.strip())
+
+    def start(self, timeout: float = 180.0) -> str:
+        """Start LocalStack unless ours is already up; return a line saying what happened."""
+        if not self._docker_probe():
+            raise EmulatorError(NO_DOCKER)
+        if self.running() and self.healthy():
+            return f"LocalStack already running at {self.endpoint} (docker compose project {COMPOSE_PROJECT})"
+        if self.healthy():
+            raise EmulatorError(
+                f"something else already answers at {self.endpoint}; stop it or pick another port with TICKSTACK_PORT"
+            )
+        if self._compose("version").returncode != 0:
+            raise EmulatorError(NO_COMPOSE)
+        # --wait returns once the compose health check (/_localstack/health) passes.
+        result = self._compose("up", "--detach", "--wait", "--wait-timeout", str(int(timeout)), capture=False)
+        if result.returncode != 0:
+            hint = TOKEN_HINT if image() != DEFAULT_IMAGE and not auth_token() else ""
+            raise EmulatorError(f"`docker compose up` failed (exit {result.returncode}); see the output above "
+                                f"and `docker compose logs localstack`{hint}")
+        if not self.healthy():
+            raise EmulatorError(f"LocalStack is up in Docker but does not answer at {self.endpoint}")
+        return f"LocalStack started at {self.endpoint} ({image()}, docker compose project {COMPOSE_PROJECT})"
+
+    def stop(self) -> str:
+        if not self._docker_probe():
+            return "LocalStack was not running (no Docker engine answers)"
+        was_running = self.running()
+        # Time for LocalStack to remove the Lambda containers it started before the network goes.
+        result = self._compose("down", "--volumes", "--timeout", "30", capture=False)
+        if result.returncode != 0:
+            raise EmulatorError(f"`docker compose down` failed (exit {result.returncode}); see the output above")
+        return "LocalStack stopped (docker compose down -v)" if was_running else "LocalStack was not running"
