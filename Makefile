@@ -70,8 +70,8 @@ test: $(STAMP) ## Run every test: unit, integration and end-to-end
 unit: $(STAMP) ## Run the unit tests only
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
-e2e: $(STAMP) ## Run the end-to-end tests on the backends this machine has
-	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
+e2e: $(STAMP) ## Run the end-to-end tests on the backends this machine has (or BACKEND=ministack|localstack)
+	$(BIN)/pytest tests/e2e $(if $(BACKEND),-k $(BACKEND)) $(PYTEST_ARGS)
 
 fixture: $(STAMP) ## Regenerate the recorded AAPL ticks from bokeh_sampledata
 	$(BIN)/python scripts/make_fixture.py
@@ -81,3 +81,44 @@ fmt: ## Format the Terraform
 
 clean: down ## Remove the venv, build output and local state
 	rm -rf $(VENV) build .tickstack .pytest_cache
+
+# --- Real AWS and offline checks of the Terraform ---------------------------
+# ENV names the environment (and Terraform workspace): dev, staging or prod.
+# TF_BACKEND_CONFIG=terraform/backend-s3.hcl shares the state on S3; AUTO_APPROVE=1
+# applies without asking.
+ENV ?= dev
+TF_BACKEND_CONFIG ?=
+AUTO_APPROVE ?=
+LINT_VENV ?= .venv-lint
+LINT_STAMP := $(LINT_VENV)/.installed
+AWS_ARGS = --backend aws --env $(ENV) $(if $(TF_BACKEND_CONFIG),--backend-config $(TF_BACKEND_CONFIG))
+AWS_APPROVE = $(if $(filter 1 true yes,$(AUTO_APPROVE)),--auto-approve)
+
+.PHONY: plan-aws deploy-aws destroy-aws lint-venv lint checkov
+
+plan-aws: $(STAMP) ## Show what deploy-aws would change in your AWS account (ENV=dev|staging|prod)
+	$(TICKSTACK) plan $(AWS_ARGS)
+
+deploy-aws: $(STAMP) ## Deploy the pipeline to AWS: shows the plan, asks first (AUTO_APPROVE=1 does not)
+	$(TICKSTACK) deploy $(AWS_ARGS) $(AWS_APPROVE)
+
+destroy-aws: $(STAMP) ## Remove everything deploy-aws created in ENV, archive included, after asking
+	$(TICKSTACK) destroy $(AWS_ARGS) $(AWS_APPROVE)
+
+$(LINT_STAMP): requirements-lint.txt
+	@$(MAKE) --no-print-directory check
+	$(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-lint.txt
+	@touch $@
+
+# `make test` runs checkov too (tests/integration/test_terraform_checkov.py), so it
+# needs the lint venv: an extra prerequisite, declared here where LINT_STAMP is set.
+test: $(LINT_STAMP)
+
+lint-venv: $(LINT_STAMP) ## Create .venv-lint with the pinned checkov (apart from .venv: their pins clash)
+
+checkov: $(LINT_STAMP) ## Scan the Terraform with checkov; accepted findings are suppressed inline with a reason
+	$(LINT_VENV)/bin/checkov --directory terraform --framework terraform --skip-download --compact --quiet
+
+lint: $(STAMP) $(LINT_STAMP) ## Offline checks of the Terraform: fmt, validate, terraform test, checkov
+	$(BIN)/pytest tests/integration/test_terraform_static.py tests/integration/test_terraform_test.py tests/integration/test_terraform_checkov.py $(PYTEST_ARGS)

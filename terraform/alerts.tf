@@ -57,6 +57,7 @@ resource "aws_sns_topic_subscription" "alert_audit" {
 # cannot grant cloudwatch.amazonaws.com), and the audit queue stays a record of
 # trading alerts only. Alarm payloads hold no data worth a customer-managed key.
 resource "aws_sns_topic" "ops" {
+  #checkov:skip=CKV_AWS_26:CloudWatch alarms cannot publish to a topic under the AWS-managed key alias/aws/sns; alarm payloads carry only alarm names, metric names and thresholds, not worth a customer-managed key's monthly fee.
   name = local.names.ops_topic
 }
 

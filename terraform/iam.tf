@@ -63,6 +63,15 @@ resource "aws_iam_role_policy" "process" {
         Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
         Resource = "${aws_cloudwatch_log_group.function["process"].arn}:*"
       },
+      {
+        # Active tracing (tracing_config in compute.tf) uploads segments with the
+        # function's role. X-Ray defines no resource types for these two
+        # actions, so AWS accepts only "*": the only wildcard resource here.
+        Sid      = "TraceInvocations"
+        Effect   = "Allow"
+        Action   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+        Resource = "*"
+      },
     ]
   })
 }
@@ -102,7 +111,7 @@ resource "aws_iam_role_policy" "trend" {
       {
         Sid      = "KeepTrendState"
         Effect   = "Allow"
-        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+        Action   = ["dynamodb:GetItem", "dynamodb:PutItem"]
         Resource = aws_dynamodb_table.trend_state.arn
       },
       {
@@ -122,6 +131,15 @@ resource "aws_iam_role_policy" "trend" {
         Effect   = "Allow"
         Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
         Resource = "${aws_cloudwatch_log_group.function["trend"].arn}:*"
+      },
+      {
+        # Active tracing (tracing_config in compute.tf) uploads segments with the
+        # function's role. X-Ray defines no resource types for these two
+        # actions, so AWS accepts only "*": the only wildcard resource here.
+        Sid      = "TraceInvocations"
+        Effect   = "Allow"
+        Action   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+        Resource = "*"
       },
     ]
   })

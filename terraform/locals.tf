@@ -1,4 +1,19 @@
-data "aws_caller_identity" "current" {}
+data "aws_caller_identity" "current" {
+  lifecycle {
+    # Checked before anything is read or changed in the account.
+    precondition {
+      condition     = !local.on_aws || var.environment != null
+      error_message = "On AWS, environment must be set (dev, staging or prod): it names every resource."
+    }
+    # Names carry the environment, so a workspace deploying another environment's
+    # names would fight that workspace over the same resources. The default
+    # workspace is left free for `terraform test`, which cannot select one.
+    precondition {
+      condition     = terraform.workspace == "default" || terraform.workspace == coalesce(var.environment, terraform.workspace)
+      error_message = "The selected Terraform workspace must be named after the environment (workspace ${terraform.workspace}, environment ${coalesce(var.environment, "null")})."
+    }
+  }
+}
 
 data "aws_partition" "current" {}
 
@@ -6,34 +21,41 @@ locals {
   emulated = var.target != "aws"
   on_aws   = var.target == "aws"
 
-  project_tags = {
-    Project   = "tickstack"
-    Target    = var.target
-    ManagedBy = "terraform"
-  }
+  project_tags = merge(
+    {
+      Project   = "tickstack"
+      Target    = var.target
+      ManagedBy = "terraform"
+    },
+    var.environment == null ? {} : { Environment = var.environment },
+  )
+
+  # name_prefix, then the environment when there is one: tickstack-dev-ticks and
+  # tickstack-prod-ticks live side by side in one account.
+  stack_name = var.environment == null ? var.name_prefix : "${var.name_prefix}-${var.environment}"
 
   account_id = data.aws_caller_identity.current.account_id
 
-  # Every resource name is made here from name_prefix, and nowhere else.
+  # Every resource name is made here from stack_name, and nowhere else.
   names = {
-    stream            = "${var.name_prefix}-ticks"
-    ticks_table       = "${var.name_prefix}-ticks"
-    trend_state_table = "${var.name_prefix}-trend-state"
+    stream            = "${local.stack_name}-ticks"
+    ticks_table       = "${local.stack_name}-ticks"
+    trend_state_table = "${local.stack_name}-trend-state"
     # Bucket names are global on AWS: the account and region make this one unique.
-    bucket            = "${var.name_prefix}-archive-${local.account_id}-${var.region}"
-    alerts_topic      = "${var.name_prefix}-trend-alerts"
-    ops_topic         = "${var.name_prefix}-ops-alarms"
-    alert_audit_queue = "${var.name_prefix}-alert-audit"
-    failed_batches    = "${var.name_prefix}-failed-batches"
-    process_function  = "${var.name_prefix}-ProcessStockData"
-    trend_function    = "${var.name_prefix}-StockTrendAnalysis"
-    process_role      = "${var.name_prefix}-process-stock-data"
-    trend_role        = "${var.name_prefix}-stock-trend-analysis"
+    bucket            = "${local.stack_name}-archive-${local.account_id}-${var.region}"
+    alerts_topic      = "${local.stack_name}-trend-alerts"
+    ops_topic         = "${local.stack_name}-ops-alarms"
+    alert_audit_queue = "${local.stack_name}-alert-audit"
+    failed_batches    = "${local.stack_name}-failed-batches"
+    process_function  = "${local.stack_name}-ProcessStockData"
+    trend_function    = "${local.stack_name}-StockTrendAnalysis"
+    process_role      = "${local.stack_name}-process-stock-data"
+    trend_role        = "${local.stack_name}-stock-trend-analysis"
     # Glue and Athena take no hyphens in database names.
-    glue_database    = "${replace(var.name_prefix, "-", "_")}_archive"
+    glue_database    = "${replace(local.stack_name, "-", "_")}_archive"
     glue_table       = "raw_ticks"
-    athena_workgroup = "${var.name_prefix}-analytics"
-    dashboard        = "${var.name_prefix}-pipeline"
+    athena_workgroup = "${local.stack_name}-analytics"
+    dashboard        = "${local.stack_name}-pipeline"
   }
 
   # Queue ARNs spelled out so that the roles, and so the functions, need not wait

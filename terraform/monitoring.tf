@@ -107,3 +107,37 @@ resource "aws_cloudwatch_metric_alarm" "stream_iterator_age" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.ops.arn]
 }
+
+# The DynamoDB stream has no iterator-age metric of its own: Lambda reports how
+# old the last record of each batch was for the function reading it.
+resource "aws_cloudwatch_metric_alarm" "table_stream_iterator_age" {
+  alarm_name          = "${local.function_names["trend"]}-iterator-age"
+  alarm_description   = "Table stream records wait more than five minutes for ${local.function_names["trend"]}: alerts are late or stuck."
+  namespace           = "AWS/Lambda"
+  metric_name         = "IteratorAge"
+  dimensions          = { FunctionName = local.function_names["trend"] }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 300000
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.ops.arn]
+}
+
+# A message here is a batch a mapping gave up on after its retries: ticks that
+# were never stored, or alerts never analysed. Someone has to look at it.
+resource "aws_cloudwatch_metric_alarm" "failed_batches" {
+  alarm_name          = "${aws_sqs_queue.failed_batches.name}-not-empty"
+  alarm_description   = "A stream mapping sent a failed batch to ${aws_sqs_queue.failed_batches.name}: its records were skipped."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.failed_batches.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.ops.arn]
+}

@@ -3,6 +3,11 @@ output "target" {
   value       = var.target
 }
 
+output "environment" {
+  description = "Environment (and Terraform workspace) of this state on AWS; null on emulators."
+  value       = var.environment
+}
+
 output "region" {
   description = "AWS region of every resource."
   value       = var.region
@@ -64,4 +69,14 @@ output "glue_table" {
 output "dashboard_name" {
   description = "CloudWatch dashboard of the pipeline."
   value       = aws_cloudwatch_dashboard.this.dashboard_name
+}
+
+output "ops_topic_arn" {
+  description = "SNS topic the CloudWatch alarms (function errors, iterator ages, failed batches) notify."
+  value       = aws_sns_topic.ops.arn
+}
+
+output "failed_batches_queue_url" {
+  description = "SQS queue where the stream mappings describe the batches they gave up on."
+  value       = aws_sqs_queue.failed_batches.id
 }

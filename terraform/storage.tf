@@ -1,4 +1,7 @@
+# Both tables are encrypted at rest with the AWS-owned key, which DynamoDB
+# always applies and which needs no grant for the functions.
 resource "aws_dynamodb_table" "ticks" {
+  #checkov:skip=CKV_AWS_119:Encrypted at rest with the AWS-owned key; a customer-managed key adds a monthly fee and a grant for every reader, for market data that is public.
   name         = local.names.ticks_table
   billing_mode = "PAY_PER_REQUEST"
   hash_key     = "symbol"
@@ -6,6 +9,10 @@ resource "aws_dynamodb_table" "ticks" {
 
   stream_enabled   = true
   stream_view_type = "NEW_IMAGE"
+
+  point_in_time_recovery {
+    enabled = var.point_in_time_recovery
+  }
 
   attribute {
     name = "symbol"
@@ -19,9 +26,14 @@ resource "aws_dynamodb_table" "ticks" {
 }
 
 resource "aws_dynamodb_table" "trend_state" {
+  #checkov:skip=CKV_AWS_119:Encrypted at rest with the AWS-owned key; a customer-managed key adds a monthly fee and a grant for every reader, for market data that is public.
   name         = local.names.trend_state_table
   billing_mode = "PAY_PER_REQUEST"
   hash_key     = "symbol"
+
+  point_in_time_recovery {
+    enabled = var.point_in_time_recovery
+  }
 
   attribute {
     name = "symbol"
@@ -30,11 +42,24 @@ resource "aws_dynamodb_table" "trend_state" {
 }
 
 resource "aws_s3_bucket" "archive" {
+  #checkov:skip=CKV_AWS_18:Server access logs would need a second bucket and duplicate what CloudTrail data events record; enable those account-wide where object-level auditing is required.
+  #checkov:skip=CKV_AWS_144:The archive is a derived copy of ticks that stream through DynamoDB; replicating it to a second region doubles storage cost for data that can be replayed.
+  #checkov:skip=CKV_AWS_145:SSE-S3 (AES256) encrypts every object at rest with no key to manage; a customer-managed KMS key costs a monthly fee and a grant for every reader (the functions, Athena users).
+  #checkov:skip=CKV2_AWS_62:Nothing consumes object-created events: the archive is read by Athena through the Glue table, not by event-driven consumers.
   bucket = local.names.bucket
 
   # On an emulator the archive is disposable and the functions write into it, so
-  # destroy must empty it. On AWS the archive is kept unless emptied on purpose.
-  force_destroy = local.emulated
+  # destroy must empty it. On AWS the archive is kept unless emptied on purpose:
+  # `tickstack destroy` (make destroy-aws) sets archive_force_destroy only after
+  # its confirmation, so a plain `terraform destroy` stops at a non-empty bucket.
+  force_destroy = local.emulated || var.archive_force_destroy
+
+  lifecycle {
+    precondition {
+      condition     = length(local.names.bucket) <= 63
+      error_message = "The archive bucket name ${local.names.bucket} is longer than S3's 63 characters: shorten name_prefix."
+    }
+  }
 }
 
 resource "aws_s3_bucket_public_access_block" "archive" {

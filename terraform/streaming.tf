@@ -1,13 +1,17 @@
 # MiniStack drops the tags given at creation, so the first plan after a fresh
 # emulator deploy shows this stream's tags being added; one apply settles it.
 resource "aws_kinesis_stream" "this" {
+  #checkov:skip=CKV_AWS_43:Encrypted with KMS on AWS (encryption_type below); only emulators, which encrypt nothing, leave it out, and terraform/tests asserts the AWS setting.
   name             = local.names.stream
   retention_period = 24
 
-  # ON_DEMAND on every target: MiniStack opens one shard for it and its mapping
-  # delivers, so the emulator needs no provisioned special case.
+  # ON_DEMAND unless a shard count is given: MiniStack opens one shard for it and
+  # its mapping delivers, so the emulator needs no provisioned special case. On
+  # AWS a single provisioned shard is the cheaper choice for a few symbols.
+  shard_count = var.kinesis_shard_count
+
   stream_mode_details {
-    stream_mode = "ON_DEMAND"
+    stream_mode = var.kinesis_shard_count == null ? "ON_DEMAND" : "PROVISIONED"
   }
 
   # On AWS, encrypted with the AWS-managed key, which needs no IAM grant for

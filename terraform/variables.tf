@@ -135,3 +135,39 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "environment" {
+  description = "Environment this state deploys: \"dev\", \"staging\" or \"prod\", one Terraform workspace each, named in every resource so that several live in one account. Required on AWS; null on emulators."
+  type        = string
+  default     = null
+  nullable    = true
+
+  validation {
+    condition     = var.environment == null || contains(["dev", "staging", "prod"], coalesce(var.environment, "dev"))
+    error_message = "environment must be \"dev\", \"staging\" or \"prod\" (or null on an emulator)."
+  }
+}
+
+variable "archive_force_destroy" {
+  description = "Let destroy delete the archive bucket with every object version in it. Always true on emulators; on AWS only `tickstack destroy` sets it, after confirmation."
+  type        = bool
+  default     = false
+}
+
+variable "point_in_time_recovery" {
+  description = "Continuous backups of both DynamoDB tables (35 days of point-in-time restore, billed per GB stored)."
+  type        = bool
+  default     = true
+}
+
+variable "kinesis_shard_count" {
+  description = "Shards of a provisioned tick stream; null for on-demand capacity. One provisioned shard (1 MB/s in) costs about a third of an on-demand stream's hourly charge."
+  type        = number
+  default     = null
+  nullable    = true
+
+  validation {
+    condition     = var.kinesis_shard_count == null || try(var.kinesis_shard_count >= 1 && floor(var.kinesis_shard_count) == var.kinesis_shard_count, false)
+    error_message = "kinesis_shard_count must be a whole number of at least 1, or null for on-demand."
+  }
+}

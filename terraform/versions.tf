@@ -8,7 +8,9 @@ terraform {
     }
   }
 
-  # The caller chooses the state file per target with -backend-config=path=...,
-  # so emulator state never mixes with the state of a real account.
-  backend "local" {}
+  # No backend block here. tickstack runs this root from a working directory of
+  # its own per target (<TICKSTACK_HOME>/<target>/root: links to these files
+  # plus a generated backend.tf), so each target gets the backend it needs:
+  # local state per emulator, and local or S3 state for AWS. Emulator state and
+  # cloud state never share a file, a directory or a backend.
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -18,12 +19,13 @@ from producer.live import LiveDataUnavailable, fetch_tick
 from producer.recording import write_tick
 from tickstack import lifecycle
 from tickstack.alerts import Alert, AlertsUnavailable, read_alerts
-from tickstack.backends import BackendError, choose
+from tickstack.aws import AwsRefused, AwsTarget
+from tickstack.backends import BackendError, Choice, choose
 from tickstack.ministack import EmulatorError
 from tickstack.replay import replay as replay_ticks, wait_processed
 from tickstack.settings import Settings
 from tickstack.stack import NotDeployed, Stack
-from tickstack.terraform import TerraformError
+from tickstack.terraform import DEFAULT_ENVIRONMENT, TerraformError, load_outputs
 from tickstack.waiting import WaitTimeout
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -36,40 +38,111 @@ BackendOption = Annotated[
                                          "else localstack when a Docker engine answers, else ministack)"),
 ]
 KNOWN_ERRORS = (BackendError, EmulatorError, TerraformError, NotDeployed, AlertsUnavailable, LiveDataUnavailable,
-                StreamRejected, WaitTimeout, RuntimeError)
+                StreamRejected, WaitTimeout, AwsRefused, RuntimeError)
+
+# Options of the aws target only.
+EnvOption = Annotated[str, typer.Option("--env", envvar="TICKSTACK_ENV",
+                                        help="aws: environment and Terraform workspace, dev, staging or prod")]
+BackendConfigOption = Annotated[
+    Optional[Path],
+    typer.Option("--backend-config", envvar="TF_BACKEND_CONFIG", dir_okay=False,
+                 help="aws: S3 backend settings for shared state (see terraform/backend-s3.hcl.example); "
+                      "default: state on this machine"),
+]
+AutoApproveOption = Annotated[bool, typer.Option("--auto-approve", envvar="AUTO_APPROVE",
+                                                 help="aws: apply without asking (AUTO_APPROVE=1)")]
+MigrateStateOption = Annotated[bool, typer.Option("--migrate-state", envvar="MIGRATE_STATE",
+                                                  help="aws: copy the existing state into a newly configured backend")]
 
 
 def say(line: str) -> None:
     console.print(line, highlight=False)
 
 
-def _stack(backend: str | None, announce: bool = False) -> Stack:
+def _choose(backend: str | None) -> tuple[Settings, Choice]:
     settings = Settings.from_env()
-    choice = choose(settings, backend)
+    return settings, choose(settings, backend)
+
+
+def _stack_for(settings: Settings, choice: Choice, announce: bool = False) -> Stack:
     if announce:
         say(f"backend: [bold]{choice.backend}[/bold] ({choice.reason})")
+    if choice.backend == "aws":
+        # The region the deployment went to, which may have come from a profile rather than the environment.
+        deployed = load_outputs(settings, "aws")
+        if deployed and deployed.get("region"):
+            settings = dataclasses.replace(settings, region=deployed["region"])
     return Stack(choice.backend, settings)
 
 
+def _stack(backend: str | None, announce: bool = False) -> Stack:
+    return _stack_for(*_choose(backend), announce=announce)
+
+
 def _fail(exc: Exception) -> None:
-    console.print(f"[red]error:[/red] {exc}", highlight=False)
+    # soft_wrap: a refusal stays on one line however narrow the terminal.
+    console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
+
+
+def _aws(env: str, backend_config: Path | None, auto_approve: bool = False, migrate_state: bool = False) -> AwsTarget:
+    return AwsTarget(Settings.from_env(), env, say, backend_config=backend_config, migrate_state=migrate_state,
+                     auto_approve=auto_approve)
+
+
+def _aws_only(backend: str | None, command: str) -> None:
+    if (backend or "aws") != "aws":
+        raise BackendError(f"`{command}` is for --backend aws; an emulator is deployed with `tickstack up` "
+                           "and emptied with `tickstack down`")
 
 
 @app.command()
 def up(backend: BackendOption = None) -> None:
     """Start the emulator (if the backend has one) and deploy the pipeline onto it."""
     try:
-        lifecycle.up(_stack(backend, announce=True), say)
+        settings, choice = _choose(backend)
+        if choice.backend == "aws":
+            raise BackendError("`up` starts an emulator; to deploy to AWS use `make deploy-aws` "
+                               "(tickstack deploy --backend aws), which shows the plan first")
+        lifecycle.up(_stack_for(settings, choice, announce=True), say)
     except KNOWN_ERRORS as exc:
         _fail(exc)
 
 
 @app.command()
-def deploy(backend: BackendOption = None) -> None:
-    """Apply the Terraform onto a running backend (rebuilding the Lambda package first)."""
+def deploy(backend: BackendOption = None, env: EnvOption = DEFAULT_ENVIRONMENT,
+           backend_config: BackendConfigOption = None, auto_approve: AutoApproveOption = False,
+           migrate_state: MigrateStateOption = False) -> None:
+    """Apply the Terraform onto a backend (rebuilding the Lambda package first); on aws, plan and confirm first."""
     try:
-        lifecycle.deploy(_stack(backend, announce=True), say)
+        settings, choice = _choose(backend)
+        if choice.backend == "aws":
+            # Nothing printed before the checks: a refusal on aws is one line.
+            _aws(env, backend_config, auto_approve, migrate_state).deploy()
+        else:
+            lifecycle.deploy(_stack_for(settings, choice, announce=True), say)
+    except KNOWN_ERRORS as exc:
+        _fail(exc)
+
+
+@app.command()
+def plan(backend: BackendOption = None, env: EnvOption = DEFAULT_ENVIRONMENT,
+         backend_config: BackendConfigOption = None, migrate_state: MigrateStateOption = False) -> None:
+    """aws: show what deploy would change in the account, changing nothing."""
+    try:
+        _aws_only(backend, "plan")
+        _aws(env, backend_config, migrate_state=migrate_state).plan()
+    except KNOWN_ERRORS as exc:
+        _fail(exc)
+
+
+@app.command()
+def destroy(backend: BackendOption = None, env: EnvOption = DEFAULT_ENVIRONMENT,
+            backend_config: BackendConfigOption = None, auto_approve: AutoApproveOption = False) -> None:
+    """aws: remove everything deploy created in the environment, archive bucket included, after confirmation."""
+    try:
+        _aws_only(backend, "destroy")
+        _aws(env, backend_config, auto_approve).destroy()
     except KNOWN_ERRORS as exc:
         _fail(exc)
 

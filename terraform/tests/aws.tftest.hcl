@@ -1,0 +1,410 @@
+# The aws target, applied against a mocked provider: nothing leaves this machine.
+# Asserts what the security defaults promise, on the values AWS would receive.
+
+mock_provider "aws" {
+  source = "./tests/mocks"
+}
+
+variables {
+  target      = "aws"
+  environment = "dev"
+  region      = "eu-west-1"
+  # Given on purpose: the aws target must ignore it.
+  endpoint_url    = "http://127.0.0.1:4566"
+  lambda_zip_path = "tests/fixtures/package.zip"
+}
+
+run "aws_talks_to_aws_only" {
+  command = plan
+
+  assert {
+    condition     = length(local.endpoint_overrides) == 0
+    error_message = "The aws target must not override any service endpoint."
+  }
+
+  assert {
+    condition     = local.static_credentials == null
+    error_message = "The aws target must take credentials from the standard chain, not from static keys."
+  }
+
+  assert {
+    condition     = !local.emulated && local.on_aws
+    error_message = "target = \"aws\" must not count as emulated."
+  }
+}
+
+run "aws_dev" {
+  command = apply
+
+  # Every resource name carries the environment.
+  assert {
+    condition = alltrue([
+      for name in values(local.names) : startswith(name, "tickstack-dev-") || startswith(name, "tickstack_dev_") || name == "raw_ticks"
+    ])
+    error_message = "Every resource name must start with tickstack-dev-."
+  }
+
+  assert {
+    condition     = aws_s3_bucket.archive.bucket == "tickstack-dev-archive-123456789012-eu-west-1"
+    error_message = "The bucket name must carry environment, account and region: ${aws_s3_bucket.archive.bucket}."
+  }
+
+  assert {
+    condition     = local.project_tags.Environment == "dev"
+    error_message = "Every resource must be tagged with its environment."
+  }
+
+  # One role per function, each with exactly the statements it needs.
+  assert {
+    condition     = aws_lambda_function.this["process"].role == aws_iam_role.process.arn && aws_lambda_function.this["trend"].role == aws_iam_role.trend.arn
+    error_message = "Each function must run with a role of its own."
+  }
+
+  assert {
+    condition = jsonencode({
+      for s in jsondecode(aws_iam_role_policy.process.policy).Statement :
+      s.Sid => { effect = s.Effect, actions = sort(flatten([s.Action])), resources = sort(flatten([s.Resource])) }
+      }) == jsonencode({
+      ReadTickStream = {
+        effect    = "Allow"
+        actions   = sort(["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"])
+        resources = ["arn:aws:kinesis:eu-west-1:123456789012:stream/ticks"]
+      }
+      StoreTicks = {
+        effect    = "Allow"
+        actions   = ["dynamodb:PutItem"]
+        resources = ["arn:aws:dynamodb:eu-west-1:123456789012:table/ticks"]
+      }
+      ArchiveTicks = {
+        effect    = "Allow"
+        actions   = ["s3:PutObject"]
+        resources = sort(["arn:aws:s3:::archive/raw-data/*", "arn:aws:s3:::archive/rejected/*"])
+      }
+      ReportFailedBatches = {
+        effect    = "Allow"
+        actions   = ["sqs:SendMessage"]
+        resources = ["arn:aws:sqs:eu-west-1:123456789012:tickstack-dev-failed-batches"]
+      }
+      WriteOwnLogs = {
+        effect    = "Allow"
+        actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        resources = ["arn:aws:logs:eu-west-1:123456789012:log-group:process:*"]
+      }
+      TraceInvocations = {
+        effect    = "Allow"
+        actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+        resources = ["*"]
+      }
+    })
+    error_message = "The process role's statements changed: ${aws_iam_role_policy.process.policy}"
+  }
+
+  assert {
+    condition = jsonencode({
+      for s in jsondecode(aws_iam_role_policy.trend.policy).Statement :
+      s.Sid => { effect = s.Effect, actions = sort(flatten([s.Action])), resources = sort(flatten([s.Resource])) }
+      }) == jsonencode({
+      ReadTickTableStream = {
+        effect    = "Allow"
+        actions   = sort(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"])
+        resources = ["arn:aws:dynamodb:eu-west-1:123456789012:table/ticks/stream/*"]
+      }
+      ReadTickHistory = {
+        effect    = "Allow"
+        actions   = ["dynamodb:Query"]
+        resources = ["arn:aws:dynamodb:eu-west-1:123456789012:table/ticks"]
+      }
+      KeepTrendState = {
+        effect    = "Allow"
+        actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+        resources = ["arn:aws:dynamodb:eu-west-1:123456789012:table/trend-state"]
+      }
+      PublishAlerts = {
+        effect    = "Allow"
+        actions   = ["sns:Publish"]
+        resources = ["arn:aws:sns:eu-west-1:123456789012:trend-alerts"]
+      }
+      ReportFailedBatches = {
+        effect    = "Allow"
+        actions   = ["sqs:SendMessage"]
+        resources = ["arn:aws:sqs:eu-west-1:123456789012:tickstack-dev-failed-batches"]
+      }
+      WriteOwnLogs = {
+        effect    = "Allow"
+        actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        resources = ["arn:aws:logs:eu-west-1:123456789012:log-group:trend:*"]
+      }
+      TraceInvocations = {
+        effect    = "Allow"
+        actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+        resources = ["*"]
+      }
+    })
+    error_message = "The trend role's statements changed: ${aws_iam_role_policy.trend.policy}"
+  }
+
+  # No wildcard action anywhere; a wildcard resource only in the statement that
+  # AWS allows no other way (X-Ray).
+  assert {
+    condition = alltrue(flatten([
+      for policy in [aws_iam_role_policy.process.policy, aws_iam_role_policy.trend.policy] : [
+        for s in jsondecode(policy).Statement : [for action in flatten([s.Action]) : !strcontains(action, "*")]
+      ]
+    ]))
+    error_message = "No IAM action may contain a wildcard."
+  }
+
+  assert {
+    condition = jsonencode(flatten([
+      for policy in [aws_iam_role_policy.process.policy, aws_iam_role_policy.trend.policy] : [
+        for s in jsondecode(policy).Statement : s.Sid if contains(flatten([s.Resource]), "*")
+      ]
+    ])) == jsonencode(["TraceInvocations", "TraceInvocations"])
+    error_message = "Only the X-Ray statements may use Resource \"*\"."
+  }
+
+  assert {
+    condition = alltrue([
+      for role in [aws_iam_role.process, aws_iam_role.trend] :
+      jsonencode(jsondecode(role.assume_role_policy).Statement) == jsonencode([{
+        Effect    = "Allow"
+        Principal = { Service = "lambda.amazonaws.com" }
+        Action    = "sts:AssumeRole"
+        Condition = { StringEquals = { "aws:SourceAccount" = "123456789012" } }
+      }])
+    ])
+    error_message = "Only Lambda, on behalf of this account, may assume the function roles."
+  }
+
+  # The archive bucket: private, encrypted, TLS only, versioned, kept on destroy.
+  assert {
+    condition = (
+      aws_s3_bucket_public_access_block.archive.block_public_acls &&
+      aws_s3_bucket_public_access_block.archive.block_public_policy &&
+      aws_s3_bucket_public_access_block.archive.ignore_public_acls &&
+      aws_s3_bucket_public_access_block.archive.restrict_public_buckets
+    )
+    error_message = "The archive bucket must block every kind of public access."
+  }
+
+  assert {
+    condition = jsonencode([
+      for rule in aws_s3_bucket_server_side_encryption_configuration.archive.rule :
+      rule.apply_server_side_encryption_by_default[0].sse_algorithm
+    ]) == jsonencode(["AES256"])
+    error_message = "The archive bucket must encrypt every object by default."
+  }
+
+  assert {
+    condition     = aws_s3_bucket_versioning.archive.versioning_configuration[0].status == "Enabled"
+    error_message = "Versioning must be on for the archive bucket."
+  }
+
+  assert {
+    condition = jsonencode(jsondecode(aws_s3_bucket_policy.archive.policy).Statement) == jsonencode([{
+      Sid       = "DenyInsecureTransport"
+      Effect    = "Deny"
+      Principal = "*"
+      Action    = "s3:*"
+      Resource  = ["arn:aws:s3:::archive", "arn:aws:s3:::archive/*"]
+      Condition = { Bool = { "aws:SecureTransport" = "false" } }
+    }])
+    error_message = "The bucket policy must deny every request made without TLS, and allow nothing."
+  }
+
+  assert {
+    condition     = aws_s3_bucket.archive.force_destroy == false
+    error_message = "On AWS the archive must survive a plain destroy unless archive_force_destroy is set."
+  }
+
+  assert {
+    condition     = length(aws_s3_bucket_lifecycle_configuration.archive) == 1
+    error_message = "On AWS old object versions and Athena results must expire."
+  }
+
+  # Encryption at rest of the topic, the stream and the queues.
+  assert {
+    condition     = aws_sns_topic.alerts.kms_master_key_id == "alias/aws/sns"
+    error_message = "The alerts topic must be encrypted on AWS."
+  }
+
+  assert {
+    condition     = aws_kinesis_stream.this.encryption_type == "KMS" && aws_kinesis_stream.this.kms_key_id == "alias/aws/kinesis"
+    error_message = "The tick stream must be encrypted on AWS."
+  }
+
+  assert {
+    condition     = aws_sqs_queue.failed_batches.sqs_managed_sse_enabled && aws_sqs_queue.alert_audit.sqs_managed_sse_enabled
+    error_message = "Both queues must be encrypted at rest."
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.ticks.point_in_time_recovery[0].enabled && aws_dynamodb_table.trend_state.point_in_time_recovery[0].enabled
+    error_message = "Both tables must keep point-in-time backups by default."
+  }
+
+  assert {
+    condition     = alltrue([for fn in aws_lambda_function.this : fn.tracing_config[0].mode == "Active"])
+    error_message = "Both functions must be traced."
+  }
+
+  # No subscriber unless a sensitive variable names one.
+  assert {
+    condition     = length(aws_sns_topic_subscription.alert_email) == 0 && length(aws_sns_topic_subscription.alert_sms) == 0 && length(aws_sns_topic_subscription.ops_email) == 0
+    error_message = "Without alert_email or alert_sms nobody may be subscribed."
+  }
+
+  # Failed batches go to the on-failure queue, after bounded retries.
+  assert {
+    condition = alltrue([
+      for mapping in [aws_lambda_event_source_mapping.ticks_stream, aws_lambda_event_source_mapping.ticks_table_stream] :
+      mapping.destination_config[0].on_failure[0].destination_arn == aws_sqs_queue.failed_batches.arn &&
+      mapping.bisect_batch_on_function_error &&
+      mapping.maximum_retry_attempts == 5 &&
+      mapping.maximum_record_age_in_seconds == 3600 &&
+      contains(mapping.function_response_types, "ReportBatchItemFailures")
+    ])
+    error_message = "Both mappings must report partial failures, retry a bounded number of times and send failed batches to the failed-batches queue."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_event_source_mapping.ticks_stream.event_source_arn == aws_kinesis_stream.this.arn &&
+      aws_lambda_event_source_mapping.ticks_stream.function_name == aws_lambda_function.this["process"].arn &&
+      aws_lambda_event_source_mapping.ticks_table_stream.event_source_arn == aws_dynamodb_table.ticks.stream_arn &&
+      aws_lambda_event_source_mapping.ticks_table_stream.function_name == aws_lambda_function.this["trend"].arn
+    )
+    error_message = "The Kinesis stream must feed the process function and the table stream the trend function."
+  }
+
+  # Alarms: errors of each function, both iterator ages, failed batches; all
+  # notify the ops topic.
+  assert {
+    condition = jsonencode(sort([for alarm in aws_cloudwatch_metric_alarm.function_errors : alarm.dimensions.FunctionName])) == jsonencode(sort([
+      "tickstack-dev-ProcessStockData", "tickstack-dev-StockTrendAnalysis",
+    ]))
+    error_message = "Each function must have an errors alarm."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.stream_iterator_age.metric_name == "GetRecords.IteratorAgeMilliseconds" &&
+      aws_cloudwatch_metric_alarm.stream_iterator_age.dimensions.StreamName == "tickstack-dev-ticks" &&
+      aws_cloudwatch_metric_alarm.table_stream_iterator_age.metric_name == "IteratorAge" &&
+      aws_cloudwatch_metric_alarm.table_stream_iterator_age.dimensions.FunctionName == "tickstack-dev-StockTrendAnalysis" &&
+      aws_cloudwatch_metric_alarm.failed_batches.dimensions.QueueName == "tickstack-dev-failed-batches"
+    )
+    error_message = "The iterator-age and failed-batches alarms must watch this environment's stream, function and queue."
+  }
+
+  assert {
+    condition = alltrue([
+      for alarm in concat(values(aws_cloudwatch_metric_alarm.function_errors), [
+        aws_cloudwatch_metric_alarm.stream_iterator_age,
+        aws_cloudwatch_metric_alarm.table_stream_iterator_age,
+        aws_cloudwatch_metric_alarm.failed_batches,
+      ]) : alarm.alarm_actions == toset(["arn:aws:sns:eu-west-1:123456789012:ops-alarms"])
+    ])
+    error_message = "Every alarm must notify the ops topic."
+  }
+
+  assert {
+    condition     = output.environment == "dev" && output.stream_name == "tickstack-dev-ticks"
+    error_message = "The outputs must name the dev environment's resources."
+  }
+}
+
+run "subscribers_come_from_sensitive_variables" {
+  command = apply
+
+  variables {
+    alert_email = "ops@example.com"
+    alert_sms   = "+15555550100"
+  }
+
+  assert {
+    condition     = length(aws_sns_topic_subscription.alert_email) == 1 && length(aws_sns_topic_subscription.alert_sms) == 1 && length(aws_sns_topic_subscription.ops_email) == 1
+    error_message = "alert_email and alert_sms must subscribe to the topics."
+  }
+
+  assert {
+    condition     = aws_sns_topic_subscription.alert_email[0].protocol == "email" && aws_sns_topic_subscription.alert_sms[0].protocol == "sms"
+    error_message = "The subscriptions must use the email and sms protocols."
+  }
+}
+
+run "a_second_environment_lives_beside_the_first" {
+  command = apply
+
+  variables {
+    environment = "staging"
+  }
+
+  assert {
+    condition     = output.stream_name == "tickstack-staging-ticks" && output.stream_name != run.aws_dev.stream_name
+    error_message = "staging must name its resources apart from dev."
+  }
+
+  assert {
+    condition     = output.bucket_name != run.aws_dev.bucket_name && output.function_names.process != run.aws_dev.function_names.process
+    error_message = "staging must not share a bucket or a function with dev."
+  }
+}
+
+run "destroy_may_empty_the_archive_when_asked" {
+  command = plan
+
+  variables {
+    archive_force_destroy = true
+  }
+
+  assert {
+    condition     = aws_s3_bucket.archive.force_destroy
+    error_message = "archive_force_destroy must let destroy delete a non-empty archive."
+  }
+}
+
+run "a_provisioned_stream_on_request" {
+  command = plan
+
+  variables {
+    kinesis_shard_count = 1
+  }
+
+  assert {
+    condition     = aws_kinesis_stream.this.stream_mode_details[0].stream_mode == "PROVISIONED" && aws_kinesis_stream.this.shard_count == 1
+    error_message = "kinesis_shard_count = 1 must give one provisioned shard."
+  }
+}
+
+run "aws_needs_an_environment" {
+  command = plan
+
+  variables {
+    environment = null
+  }
+
+  expect_failures = [data.aws_caller_identity.current]
+}
+
+run "unknown_environment_is_refused" {
+  command = plan
+
+  variables {
+    environment = "qa"
+  }
+
+  expect_failures = [var.environment]
+}
+
+run "bucket_name_longer_than_s3_allows_is_refused" {
+  command = plan
+
+  variables {
+    name_prefix = "abcdefghijklmnopqrst"
+    environment = "staging"
+    region      = "ap-southeast-2"
+  }
+
+  expect_failures = [aws_s3_bucket.archive]
+}

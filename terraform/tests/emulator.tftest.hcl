@@ -1,0 +1,59 @@
+# The emulator targets, planned against a mocked provider: every service goes to
+# the emulator with dummy keys, and nothing is named after an environment.
+
+mock_provider "aws" {
+  source = "./tests/mocks"
+}
+
+variables {
+  target          = "ministack"
+  endpoint_url    = "http://127.0.0.1:4599"
+  lambda_zip_path = "tests/fixtures/package.zip"
+}
+
+run "ministack_sends_every_service_to_the_emulator" {
+  command = apply
+
+  assert {
+    condition     = length(local.endpoint_overrides) == length(local.emulated_services) && alltrue([for url in values(local.endpoint_overrides) : url == "http://127.0.0.1:4599"])
+    error_message = "On an emulator every service must go to endpoint_url."
+  }
+
+  assert {
+    condition     = local.static_credentials != null
+    error_message = "An emulator must get dummy credentials, never the caller's real ones."
+  }
+
+  assert {
+    condition     = aws_kinesis_stream.this.name == "tickstack-ticks" && output.environment == null
+    error_message = "Emulator names carry no environment."
+  }
+
+  assert {
+    condition     = aws_s3_bucket.archive.force_destroy && length(aws_s3_bucket_lifecycle_configuration.archive) == 0
+    error_message = "An emulator's archive is disposable and has no lifecycle rules."
+  }
+
+  assert {
+    condition     = aws_sns_topic.alerts.kms_master_key_id == null && aws_kinesis_stream.this.encryption_type == "NONE"
+    error_message = "Emulators encrypt nothing, so no key is configured there."
+  }
+
+  assert {
+    condition     = aws_kinesis_stream.this.stream_mode_details[0].stream_mode == "ON_DEMAND"
+    error_message = "Without kinesis_shard_count the stream is on-demand."
+  }
+}
+
+run "localstack_is_emulated_too" {
+  command = plan
+
+  variables {
+    target = "localstack"
+  }
+
+  assert {
+    condition     = local.emulated && length(local.endpoint_overrides) == length(local.emulated_services)
+    error_message = "localstack must be treated as an emulator."
+  }
+}
