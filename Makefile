@@ -7,6 +7,7 @@ VENV ?= .venv
 BACKEND ?=
 FIXTURE ?= tests/fixtures/aapl-2012-09-04_2012-12-28.jsonl
 FILE ?= $(FIXTURE)
+QUERY ?= sma_crosses
 SYMBOLS ?= AAPL
 INTERVAL ?= 30
 PYTEST_ARGS ?=
@@ -17,7 +18,7 @@ BIN := $(VENV)/bin
 TICKSTACK := $(BIN)/tickstack
 STAMP := $(VENV)/.installed
 
-.PHONY: help check install up deploy demo replay alerts status produce down test unit e2e bench fixture fmt clean
+.PHONY: help check install up deploy demo replay alerts status athena produce down test unit e2e bench fixture fmt clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -58,6 +59,9 @@ alerts: $(STAMP) ## Show every SNS message the emulated stack sent
 status: $(STAMP) ## Show the backend and what is deployed on it
 	$(TICKSTACK) status
 
+athena: $(STAMP) ## Run a named query from athena/queries.sql through Athena (QUERY=...)
+	$(TICKSTACK) athena $(QUERY)
+
 produce: $(STAMP) ## Stream live Yahoo Finance quotes every INTERVAL seconds (needs network)
 	$(TICKSTACK) produce --symbols $(SYMBOLS) --interval $(INTERVAL)
 
@@ -73,6 +77,9 @@ unit: $(STAMP) ## Run the unit tests only
 e2e: $(STAMP) ## Run the end-to-end tests on the backends this machine has (or BACKEND=ministack|localstack)
 	$(BIN)/pytest tests/e2e $(if $(BACKEND),-k $(BACKEND)) $(PYTEST_ARGS)
 
+bench: $(STAMP) ## Measure throughput, latency and memory on a fresh embedded stack
+	$(BIN)/python scripts/bench.py
+
 fixture: $(STAMP) ## Regenerate the recorded AAPL ticks from bokeh_sampledata
 	$(BIN)/python scripts/make_fixture.py
 
@@ -80,7 +87,7 @@ fmt: ## Format the Terraform
 	terraform fmt -recursive terraform
 
 clean: down ## Remove the venv, build output and local state
-	rm -rf $(VENV) build .tickstack .pytest_cache
+	rm -rf $(VENV) $(LINT_VENV) build .tickstack .pytest_cache
 
 # --- Real AWS and offline checks of the Terraform ---------------------------
 # ENV names the environment (and Terraform workspace): dev, staging or prod.

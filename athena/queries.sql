@@ -11,7 +11,7 @@ LIMIT 10;
 
 -- name: top_movers
 -- The five largest rises against the previous close.
-SELECT symbol, "timestamp", price, previous_close, price - previous_close AS price_change
+SELECT symbol, "timestamp", price, previous_close, ROUND(price - previous_close, 4) AS price_change
 FROM {table}
 ORDER BY price_change DESC
 LIMIT 5;

@@ -19,6 +19,7 @@ from producer.live import LiveDataUnavailable, fetch_tick
 from producer.recording import write_tick
 from tickstack import lifecycle
 from tickstack.alerts import Alert, AlertsUnavailable, read_alerts
+from tickstack.athena import NamedQuery, load_queries, run_query
 from tickstack.aws import AwsRefused, AwsTarget
 from tickstack.backends import BackendError, Choice, choose
 from tickstack.ministack import EmulatorError
@@ -294,6 +295,36 @@ def alerts(
         _fail(exc)
     except KeyboardInterrupt:
         pass
+
+
+@app.command()
+def athena(
+    name: Annotated[Optional[str], typer.Argument(help="A query named in athena/queries.sql")] = None,
+    sql: Annotated[Optional[str], typer.Option(help="Run this SQL instead; {table} stands for the Glue table")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as one JSON array of objects")] = False,
+    backend: BackendOption = None,
+) -> None:
+    """Run a named query (or --sql) over the S3 archive through Athena; without either, list the queries."""
+    queries = load_queries()
+    if name is None and sql is None:
+        for query in queries.values():
+            out.print(f"[bold]{query.name}[/bold]  {query.description}", highlight=False)
+        return
+    if name is not None and name not in queries:
+        _fail(RuntimeError(f"no query named {name!r} in athena/queries.sql: choose one of {', '.join(queries)}"))
+    try:
+        stack = _stack(backend)
+        query = queries[name] if name is not None else NamedQuery("sql", "", sql)
+        columns, rows = run_query(stack, query.for_table(stack.outputs.get("glue_table") or ""))
+    except KNOWN_ERRORS as exc:
+        _fail(exc)
+    if as_json:
+        out.print_json(json.dumps([dict(zip(columns, row)) for row in rows]))
+        return
+    table = Table(*columns, title=name or "query", title_justify="left")
+    for row in rows:
+        table.add_row(*(value if value is not None else "" for value in row))
+    out.print(table)
 
 
 @app.command()
