@@ -140,10 +140,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tickstack-bench-") as tmp:
         settings = Settings(home=Path(tmp) / "home", port=_free_port(), region="us-east-1", name_prefix="bench")
         stack = Stack("ministack", settings)
-        started = time.perf_counter()
-        lifecycle.up(stack, lambda line: None)
-        deploy_seconds = time.perf_counter() - started
         try:
+            started = time.perf_counter()
+            lifecycle.up(stack, lambda line: None)
+            deploy_seconds = time.perf_counter() - started
             recording = Path(tmp) / "bench.jsonl"
             ticks = write_recording(recording, args.symbols.split(","))
             pid = int(stack.emulator.pid_file.read_text())
