@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from datetime import datetime, timezone
 from typing import Callable
@@ -16,6 +17,8 @@ class LiveDataUnavailable(RuntimeError):
 def _default_ticker(symbol: str):
     import yfinance
 
+    # yfinance logs each failed request itself; the caller reports a failure once, in one line.
+    logging.getLogger("yfinance").setLevel(logging.CRITICAL)
     return yfinance.Ticker(symbol)
 
 

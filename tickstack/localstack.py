@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import urllib.parse
-import urllib.request
 from typing import Callable
 
 from tickstack.backends import docker_engine_answers
-from tickstack.ministack import EmulatorError
+from tickstack.ministack import EmulatorError, http_json
 from tickstack.settings import PROJECT_ROOT, Settings
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
@@ -45,13 +43,6 @@ def auth_token() -> str | None:
     return os.environ.get("LOCALSTACK_AUTH_TOKEN") or None
 
 
-def get_json(url: str, timeout: float) -> dict:
-    # LocalStack's developer endpoints answer in XML unless asked for JSON.
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback URL built by us
-        return json.loads(response.read().decode())
-
-
 class LocalStackEndpoint:
     """A LocalStack answering at ``endpoint``, however it was started: what the pipeline reads from it."""
 
@@ -61,7 +52,7 @@ class LocalStackEndpoint:
         self.endpoint = endpoint
 
     def services(self) -> dict[str, str]:
-        return get_json(self.endpoint + HEALTH_PATH, timeout=2.0).get("services", {})
+        return http_json(self.endpoint + HEALTH_PATH, timeout=2.0).get("services", {})
 
     def healthy(self) -> bool:
         try:
@@ -81,7 +72,7 @@ class LocalStackEndpoint:
     def peek_queue(self, queue_url: str) -> list[dict]:
         """Messages in an SQS queue, read without consuming them (ReceiveMessage's shape, as JSON)."""
         query = urllib.parse.urlencode({"QueueUrl": queue_url})
-        data = get_json(f"{self.endpoint}{SQS_PEEK_PATH}?{query}", timeout=5.0)
+        data = http_json(f"{self.endpoint}{SQS_PEEK_PATH}?{query}", timeout=5.0)
         result = (data.get("ReceiveMessageResponse") or {}).get("ReceiveMessageResult") or {}
         messages = result.get("Message") or []
         # Converted from XML: one message comes as an object, several as a list.

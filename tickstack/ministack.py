@@ -23,7 +23,9 @@ class EmulatorError(RuntimeError):
 
 
 def http_json(url: str, timeout: float = 2.0):
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback URL built by us
+    # Emulators' developer endpoints; LocalStack's answer in XML unless asked for JSON.
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback URL built by us
         return json.loads(response.read().decode())
 
 
