@@ -10,23 +10,24 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from producer.kinesis import KinesisSink, StreamRejected
-from producer.live import LiveDataUnavailable, fetch_tick
+from producer.kinesis import KinesisSink
+from producer.live import fetch_tick
 from producer.recording import write_tick
 from tickstack import lifecycle
-from tickstack.alerts import Alert, AlertsUnavailable, read_alerts
+from tickstack.alerts import Alert, read_alerts
 from tickstack.athena import NamedQuery, load_queries, run_query
-from tickstack.aws import AwsRefused, AwsTarget
+from tickstack.aws import AwsTarget
 from tickstack.backends import BackendError, Choice, choose
 from tickstack.ministack import EmulatorError
 from tickstack.replay import replay as replay_ticks, wait_processed
 from tickstack.settings import Settings
 from tickstack.stack import NotDeployed, Stack
-from tickstack.terraform import DEFAULT_ENVIRONMENT, TerraformError, load_outputs
+from tickstack.terraform import DEFAULT_ENVIRONMENT, load_outputs
 from tickstack.waiting import WaitTimeout
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -38,8 +39,10 @@ BackendOption = Annotated[
     typer.Option("--backend", "-b", help="ministack, localstack or aws (default: $BACKEND, the stack already up, "
                                          "else localstack when a Docker engine answers, else ministack)"),
 ]
-KNOWN_ERRORS = (BackendError, EmulatorError, TerraformError, NotDeployed, AlertsUnavailable, LiveDataUnavailable,
-                StreamRejected, WaitTimeout, AwsRefused, RuntimeError)
+# Failures a user can act on, reported in one line: tickstack's own errors (all RuntimeErrors), a wait
+# that ran out, an AWS call that failed or an endpoint that does not answer. Anything else is a bug and
+# keeps its traceback.
+KNOWN_ERRORS = (RuntimeError, WaitTimeout, BotoCoreError, ClientError, OSError)
 
 # Options of the aws target only.
 EnvOption = Annotated[str, typer.Option("--env", envvar="TICKSTACK_ENV",
@@ -78,6 +81,15 @@ def _stack_for(settings: Settings, choice: Choice, announce: bool = False) -> St
 
 def _stack(backend: str | None, announce: bool = False) -> Stack:
     return _stack_for(*_choose(backend), announce=announce)
+
+
+def _running_stack(backend: str | None) -> Stack:
+    """The stack, for commands that talk to it: an emulator that is not up is said so, not a connection error."""
+    stack = _stack(backend)
+    if stack.emulator is not None and not stack.emulator.healthy():
+        raise EmulatorError(f"{stack.backend} does not answer at {stack.endpoint}: `make up` (or `tickstack up`) "
+                            "starts it and deploys the pipeline")
+    return stack
 
 
 def _fail(exc: Exception) -> None:
@@ -168,7 +180,7 @@ def replay(
 ) -> None:
     """Send recorded ticks to the stream."""
     try:
-        stack = _stack(backend)
+        stack = _running_stack(backend)
         total = sum(1 for f in files for line in f.read_bytes().splitlines() if line.strip())
         with _progress() as progress:
             task = progress.add_task("sending", total=total)
@@ -217,7 +229,7 @@ def produce(symbols: SymbolsOption = "AAPL", interval: IntervalOption = 30.0, co
             backend: BackendOption = None) -> None:
     """Fetch live quotes from Yahoo Finance and put one tick per symbol per interval on the stream."""
     try:
-        stack = _stack(backend)
+        stack = _running_stack(backend)
         sink = KinesisSink(stack.client("kinesis"), stack.outputs["stream_name"])
         for _ in _rounds(count, interval):
             ticks = [fetch_tick(symbol) for symbol in _symbols(symbols)]
@@ -268,7 +280,7 @@ def alerts(
 ) -> None:
     """List every message the stack's SNS topic has sent (reading consumes nothing)."""
     try:
-        stack = _stack(backend)
+        stack = _running_stack(backend)
         seen = read_alerts(stack)
         if as_json and not follow:
             out.print_json(json.dumps([a.to_json() for a in seen]))
@@ -313,7 +325,7 @@ def athena(
     if name is not None and name not in queries:
         _fail(RuntimeError(f"no query named {name!r} in athena/queries.sql: choose one of {', '.join(queries)}"))
     try:
-        stack = _stack(backend)
+        stack = _running_stack(backend)
         query = queries[name] if name is not None else NamedQuery("sql", "", sql)
         columns, rows = run_query(stack, query.for_table(stack.outputs.get("glue_table") or ""))
     except KNOWN_ERRORS as exc:
