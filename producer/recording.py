@@ -18,7 +18,6 @@ class RecordedLine:
     line_number: int
     data: bytes
     partition_key: str
-    tick: dict | None
 
 
 def _partition_key(tick: object) -> str:
@@ -38,7 +37,7 @@ def read_lines(paths: Iterable[Path]) -> Iterator[RecordedLine]:
                     tick = json.loads(data)
                 except ValueError:
                     tick = None
-                yield RecordedLine(str(path), number, data, _partition_key(tick), tick if isinstance(tick, dict) else None)
+                yield RecordedLine(str(path), number, data, _partition_key(tick))
 
 
 def write_tick(out: TextIO, tick: dict) -> None:
