@@ -106,7 +106,8 @@ def _trend_caught_up(stack: Stack, newest: dict[str, str]) -> bool:
 def _quarantined(stack: Stack, sent: list[Sent], invalid: list[RecordedLine]) -> bool:
     if not invalid:
         return True
-    wanted = {s.sequence_number for s in sent if s.data in {line.data for line in invalid}}
+    invalid_data = {line.data for line in invalid}
+    wanted = {s.sequence_number for s in sent if s.data in invalid_data}
     s3 = stack.client("s3")
     found = set()
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.outputs["bucket_name"], Prefix="rejected/"):

@@ -244,11 +244,8 @@ class Terraform:
         return code == 2
 
     def apply_plan(self, plan_file: Path) -> dict:
-        """Apply exactly the saved plan that was shown and confirmed."""
-        try:
-            self.run("apply", "-input=false", str(plan_file))
-        finally:
-            plan_file.unlink(missing_ok=True)
+        """Apply exactly the saved plan that was shown and confirmed (the caller removes the file)."""
+        self.run("apply", "-input=false", str(plan_file))
         return self.save_outputs()
 
     def resources(self) -> list[str]:

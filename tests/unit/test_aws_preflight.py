@@ -13,20 +13,6 @@ from tickstack.aws import AwsRefused, check_backend_config, check_environment, c
 IDENTITY = {"UserId": "AIDEXAMPLE", "Account": "123456789012", "Arn": "arn:aws:iam::123456789012:user/deployer"}
 
 
-@pytest.fixture
-def no_aws(monkeypatch, tmp_path):
-    """A machine with no AWS configuration at all, whatever the developer's shell holds."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    return tmp_path
-
-
 class StubbedSession(boto3.session.Session):
     """A real session (real credential chain and region) whose STS answers from a stub."""
 

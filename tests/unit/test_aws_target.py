@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 
 import pytest
 from typer.testing import CliRunner
@@ -165,13 +164,9 @@ def test_a_refused_preflight_runs_nothing(monkeypatch, target):
 
 
 @pytest.fixture
-def no_aws(monkeypatch, tmp_path):
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+def no_aws(no_aws, monkeypatch):
+    """The shared machine without AWS configuration, plus a tickstack home and no tickstack settings."""
+    tmp_path = no_aws
     monkeypatch.setenv("TICKSTACK_HOME", str(tmp_path / "home"))
     for name in ("BACKEND", "TICKSTACK_ENV", "TF_BACKEND_CONFIG", "AUTO_APPROVE"):
         monkeypatch.delenv(name, raising=False)
