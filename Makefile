@@ -4,7 +4,8 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 VENV ?= .venv
-BACKEND ?=
+# Where the stack runs: ministack, localstack or aws (BACKEND is the name earlier releases read).
+TARGET ?= $(BACKEND)
 FIXTURE ?= tests/fixtures/aapl-2012-09-04_2012-12-28.jsonl
 FILE ?= $(FIXTURE)
 QUERY ?= sma_crosses
@@ -12,7 +13,7 @@ SYMBOLS ?= AAPL
 INTERVAL ?= 30
 PYTEST_ARGS ?=
 
-export BACKEND
+export TARGET
 
 BIN := $(VENV)/bin
 TICKSTACK := $(BIN)/tickstack
@@ -23,13 +24,13 @@ STAMP := $(VENV)/.installed
 help: ## Show this help
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
-check: ## Check the prerequisites: Python >= 3.11 and Terraform >= 1.6
+check: ## Check the prerequisites: Python >= 3.11 and Terraform >= 1.9
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
 		|| { echo "check: $(PYTHON) is older than 3.11; set PYTHON=python3.11 (or newer)"; exit 1; }
 	@command -v terraform >/dev/null \
-		|| { echo "check: terraform not found on PATH; install Terraform >= 1.6"; exit 1; }
-	@terraform version -json | $(PYTHON) -c 'import json,sys; v=json.load(sys.stdin)["terraform_version"].split("."); sys.exit(0 if (int(v[0]), int(v[1])) >= (1, 6) else 1)' \
-		|| { echo "check: terraform is older than 1.6"; exit 1; }
+		|| { echo "check: terraform not found on PATH; install Terraform >= 1.9"; exit 1; }
+	@terraform version -json | $(PYTHON) -c 'import json,sys; v=json.load(sys.stdin)["terraform_version"].split("."); sys.exit(0 if (int(v[0]), int(v[1])) >= (1, 9) else 1)' \
+		|| { echo "check: terraform is older than 1.9"; exit 1; }
 	@echo "check: ok ($$($(PYTHON) --version), terraform $$(terraform version -json | $(PYTHON) -c 'import json,sys; print(json.load(sys.stdin)["terraform_version"])'))"
 
 $(STAMP): pyproject.toml
@@ -40,7 +41,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv with the pinned dependencies
 
-up: $(STAMP) ## Start the emulator (BACKEND=ministack|localstack) and deploy the pipeline
+up: $(STAMP) ## Start the emulator (TARGET=ministack|localstack) and deploy the pipeline
 	$(TICKSTACK) up
 
 deploy: $(STAMP) ## Re-apply the Terraform onto the running stack
@@ -56,7 +57,7 @@ replay: $(STAMP) ## Replay a recording into the running stack (FILE=...)
 alerts: $(STAMP) ## Show every SNS message the emulated stack sent
 	$(TICKSTACK) alerts
 
-status: $(STAMP) ## Show the backend and what is deployed on it
+status: $(STAMP) ## Show the target and what is deployed on it
 	$(TICKSTACK) status
 
 athena: $(STAMP) ## Run a named query from athena/queries.sql through Athena (QUERY=...)
@@ -74,8 +75,8 @@ test: $(STAMP) ## Run every test: unit, integration and end-to-end
 unit: $(STAMP) ## Run the unit tests only
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
-e2e: $(STAMP) ## Run the end-to-end tests on the backends this machine has (or BACKEND=ministack|localstack)
-	$(BIN)/pytest tests/e2e $(if $(BACKEND),-k $(BACKEND)) $(PYTEST_ARGS)
+e2e: $(STAMP) ## Run the end-to-end tests on the targets this machine has (or TARGET=ministack|localstack)
+	$(BIN)/pytest tests/e2e $(if $(TARGET),-k $(TARGET)) $(PYTEST_ARGS)
 
 bench: $(STAMP) ## Measure throughput, latency and memory on a fresh embedded stack
 	$(BIN)/python scripts/bench.py
@@ -98,7 +99,7 @@ TF_BACKEND_CONFIG ?=
 AUTO_APPROVE ?=
 LINT_VENV ?= .venv-lint
 LINT_STAMP := $(LINT_VENV)/.installed
-AWS_ARGS = --backend aws --env $(ENV) $(if $(TF_BACKEND_CONFIG),--backend-config $(TF_BACKEND_CONFIG))
+AWS_ARGS = --target aws --env $(ENV) $(if $(TF_BACKEND_CONFIG),--backend-config $(TF_BACKEND_CONFIG))
 AWS_APPROVE = $(if $(filter 1 true yes,$(AUTO_APPROVE)),--auto-approve)
 
 .PHONY: plan-aws deploy-aws destroy-aws lint-venv lint checkov

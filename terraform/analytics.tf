@@ -1,5 +1,8 @@
 locals {
-  # The enriched item as the process function archives it under raw-data/.
+  # The enriched item as the process function archives it under raw_prefix: the
+  # keys of stock_pipeline.ticks.enrich(), which tests/unit/test_glue_columns.py
+  # holds this list to. No partition keys: the archive's keys
+  # (<raw_prefix><SYMBOL>/<timestamp>.json) are not Hive-style partitions.
   archive_columns = [
     { name = "symbol", type = "string" },
     { name = "timestamp", type = "string" },
@@ -28,7 +31,7 @@ resource "aws_glue_catalog_table" "raw_ticks" {
 
   name          = local.names.glue_table
   database_name = aws_glue_catalog_database.this[0].name
-  description   = "One JSON object per enriched tick, keyed raw-data/<SYMBOL>/<timestamp>.json"
+  description   = "One JSON object per enriched tick, keyed ${local.raw_prefix}<SYMBOL>/<timestamp>.json"
   table_type    = "EXTERNAL_TABLE"
 
   parameters = {

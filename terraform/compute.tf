@@ -1,33 +1,39 @@
 locals {
+  # What both functions are told: the key layout and the averages' windows (so
+  # that each reads them from here, not from a default of its own), and how
+  # Powertools reports.
+  function_environment = {
+    TICKS_TABLE                  = aws_dynamodb_table.ticks.name
+    RAW_PREFIX                   = local.raw_prefix
+    REJECTED_PREFIX              = local.rejected_prefix
+    SHORT_WINDOW                 = tostring(var.sma_short_window)
+    LONG_WINDOW                  = tostring(var.sma_long_window)
+    POWERTOOLS_METRICS_NAMESPACE = local.metrics_ns
+    POWERTOOLS_LOG_LEVEL         = local.log_level
+    # The Powertools Tracer sends its segments to the X-Ray daemon that Lambda
+    # runs beside an actively traced function on AWS; emulators run none.
+    POWERTOOLS_TRACE_DISABLED = local.on_aws ? "false" : "true"
+  }
+
   functions = {
     process = {
       name    = local.names.process_function
       handler = "stock_pipeline.process_stock_data.lambda_handler"
       role    = aws_iam_role.process.arn
-      environment = {
-        TICKS_TABLE                  = aws_dynamodb_table.ticks.name
-        ARCHIVE_BUCKET               = aws_s3_bucket.archive.bucket
-        RAW_PREFIX                   = local.raw_prefix
-        REJECTED_PREFIX              = local.rejected_prefix
-        POWERTOOLS_SERVICE_NAME      = "process-stock-data"
-        POWERTOOLS_METRICS_NAMESPACE = local.metrics_ns
-        POWERTOOLS_LOG_LEVEL         = local.log_level
-      }
+      environment = merge(local.function_environment, {
+        ARCHIVE_BUCKET          = aws_s3_bucket.archive.bucket
+        POWERTOOLS_SERVICE_NAME = "process-stock-data"
+      })
     }
     trend = {
       name    = local.names.trend_function
       handler = "stock_pipeline.stock_trend_analysis.lambda_handler"
       role    = aws_iam_role.trend.arn
-      environment = {
-        TICKS_TABLE                  = aws_dynamodb_table.ticks.name
-        TREND_STATE_TABLE            = aws_dynamodb_table.trend_state.name
-        ALERT_TOPIC_ARN              = aws_sns_topic.alerts.arn
-        SHORT_WINDOW                 = "5"
-        LONG_WINDOW                  = "20"
-        POWERTOOLS_SERVICE_NAME      = "stock-trend-analysis"
-        POWERTOOLS_METRICS_NAMESPACE = local.metrics_ns
-        POWERTOOLS_LOG_LEVEL         = local.log_level
-      }
+      environment = merge(local.function_environment, {
+        TREND_STATE_TABLE       = aws_dynamodb_table.trend_state.name
+        ALERT_TOPIC_ARN         = aws_sns_topic.alerts.arn
+        POWERTOOLS_SERVICE_NAME = "stock-trend-analysis"
+      })
     }
   }
 
@@ -79,6 +85,13 @@ resource "aws_lambda_function" "this" {
   # calls it makes); the role's TraceInvocations statement allows the upload.
   tracing_config {
     mode = "Active"
+  }
+
+  # LocalStack answers DeleteFunction on a function whose runtime never started
+  # (state Failed) with a 500, and the provider retries for its default 10
+  # minutes; on an emulator, give up after 2. AWS keeps the provider's default.
+  timeouts {
+    delete = local.emulated ? "2m" : null
   }
 
   depends_on = [

@@ -65,8 +65,10 @@ locals {
     key => "arn:${data.aws_partition.current.partition}:sqs:${var.region}:${local.account_id}:${local.names[key]}"
   }
 
-  raw_prefix      = "raw-data/"
-  rejected_prefix = "rejected/"
+  # One place for each: the functions' environment, the role's S3 statement and
+  # the Glue table's location all read these.
+  raw_prefix      = var.raw_prefix
+  rejected_prefix = var.rejected_prefix
   metrics_ns      = "Tickstack"
   log_level       = "INFO"
 }

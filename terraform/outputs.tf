@@ -34,7 +34,7 @@ output "trend_state_table_name" {
 }
 
 output "bucket_name" {
-  description = "S3 bucket archiving enriched ticks under raw-data/ and rejected records under rejected/."
+  description = "S3 bucket archiving enriched ticks under raw_prefix and rejected records under rejected_prefix."
   value       = aws_s3_bucket.archive.bucket
 }
 
@@ -79,4 +79,22 @@ output "ops_topic_arn" {
 output "failed_batches_queue_url" {
   description = "SQS queue where the stream mappings describe the batches they gave up on."
   value       = aws_sqs_queue.failed_batches.id
+}
+
+output "raw_prefix" {
+  description = "Key prefix of the archived enriched ticks in bucket_name (the Glue table's location)."
+  value       = local.raw_prefix
+}
+
+output "rejected_prefix" {
+  description = "Key prefix of the quarantined records in bucket_name."
+  value       = local.rejected_prefix
+}
+
+output "sma_windows" {
+  description = "Ticks in the short and long moving averages the trend function compares."
+  value = {
+    short = var.sma_short_window
+    long  = var.sma_long_window
+  }
 }

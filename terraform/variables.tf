@@ -171,3 +171,61 @@ variable "kinesis_shard_count" {
     error_message = "kinesis_shard_count must be a whole number of at least 1, or null for on-demand."
   }
 }
+
+variable "sma_short_window" {
+  description = "Ticks in the short simple moving average of the trend function; a cross of the short above or below the long one is a trend alert."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.sma_short_window >= 1 && floor(var.sma_short_window) == var.sma_short_window
+    error_message = "sma_short_window must be a whole number of at least 1."
+  }
+
+  # Cross-variable validation (Terraform 1.9+): with short >= long the two
+  # averages could never cross the way an alert means.
+  validation {
+    condition     = var.sma_short_window < var.sma_long_window
+    error_message = "sma_short_window (${var.sma_short_window}) must be below sma_long_window (${var.sma_long_window})."
+  }
+}
+
+variable "sma_long_window" {
+  description = "Ticks in the long simple moving average of the trend function; must be above sma_short_window."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.sma_long_window >= 2 && floor(var.sma_long_window) == var.sma_long_window
+    error_message = "sma_long_window must be a whole number of at least 2."
+  }
+}
+
+variable "raw_prefix" {
+  description = "S3 key prefix, in the archive bucket, of the enriched ticks (the Glue table's location); ends with \"/\"."
+  type        = string
+  default     = "raw-data/"
+
+  validation {
+    condition     = can(regex("^[^/\\s][^\\s]*/$", var.raw_prefix))
+    error_message = "raw_prefix must be a non-empty key prefix without spaces that ends with \"/\" and does not start with one, e.g. \"raw-data/\"."
+  }
+}
+
+variable "rejected_prefix" {
+  description = "S3 key prefix, in the archive bucket, of the records that could never become a tick; ends with \"/\"."
+  type        = string
+  default     = "rejected/"
+
+  validation {
+    condition     = can(regex("^[^/\\s][^\\s]*/$", var.rejected_prefix))
+    error_message = "rejected_prefix must be a non-empty key prefix without spaces that ends with \"/\" and does not start with one, e.g. \"rejected/\"."
+  }
+
+  # One prefix inside the other would put rejected records in the Glue table's
+  # location (or archived ticks among the rejected ones).
+  validation {
+    condition     = !startswith(var.rejected_prefix, var.raw_prefix) && !startswith(var.raw_prefix, var.rejected_prefix)
+    error_message = "rejected_prefix and raw_prefix must not contain one another: Athena reads everything under raw_prefix."
+  }
+}

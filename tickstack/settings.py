@@ -7,27 +7,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-BACKENDS = ("ministack", "localstack", "aws")
-EMULATED = ("ministack", "localstack")
 
 
 @dataclass(frozen=True)
 class Settings:
     home: Path
-    """Where per-backend Terraform state, emulator logs and pid files live."""
+    """Where each target keeps its Terraform state, emulator logs and pid files (one folder per target)."""
     port: int
-    """Loopback port the emulator listens on."""
+    """Loopback port an emulator listens on."""
     region: str
     name_prefix: str
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def backend_dir(self, backend: str) -> Path:
-        path = self.home / backend
-        path.mkdir(parents=True, exist_ok=True)
-        return path
 
     @classmethod
     def from_env(cls) -> "Settings":

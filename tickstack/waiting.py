@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from typing import Callable, TypeVar
 
+from tickstack.errors import TickstackError
+
 T = TypeVar("T")
 
 
-class WaitTimeout(TimeoutError):
+class WaitTimeout(TickstackError, TimeoutError):
     pass
 
 

@@ -17,6 +17,15 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from stock_pipeline.contract import (
+    TICKS_PARTITION_KEY,
+    TICKS_SORT_KEY,
+    TIMESTAMP_FORMAT,
+    TREND_STATE_PARTITION_KEY,
+    PendingCross,
+    TickItem,
+    TrendStateItem,
+)
 from stock_pipeline.ports import StaleState, StoredTrendState
 from stock_pipeline.trend import Alert, Cross, PricePoint, TrendState
 
@@ -60,7 +69,11 @@ class DynamoDBTickStore:
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": condition,
-            "ExpressionAttributeNames": {"#symbol": "symbol", "#ts": "timestamp", "#price": "price"},
+            "ExpressionAttributeNames": {
+                "#symbol": TICKS_PARTITION_KEY,
+                "#ts": TICKS_SORT_KEY,
+                "#price": TickItem.PRICE,
+            },
             "ExpressionAttributeValues": values,
             "ProjectionExpression": "#ts, #price",
             # The stream record that woke us follows the write; a consistent read is sure to see it.
@@ -72,8 +85,8 @@ class DynamoDBTickStore:
             page = self.client.query(**request, Limit=limit - len(points))
             for raw in page.get("Items", []):
                 item = _deserialize(raw)
-                price = item.get("price")
-                points.append(PricePoint(item["timestamp"], price if isinstance(price, Decimal) else None))
+                price = item.get(TickItem.PRICE)
+                points.append(PricePoint(item[TICKS_SORT_KEY], price if isinstance(price, Decimal) else None))
             if "LastEvaluatedKey" not in page:
                 break
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -95,7 +108,7 @@ class S3Archive:
 
 
 class DynamoDBTrendStateStore:
-    """State items: see `state_to_item` for the schema."""
+    """State items: the fields of contract.TrendStateItem, written by `state_to_item`."""
 
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
@@ -107,22 +120,24 @@ class DynamoDBTrendStateStore:
         return boto3.client("dynamodb", config=_CLIENT_CONFIG)
 
     def get(self, symbol: str) -> StoredTrendState | None:
-        response = self.client.get_item(TableName=self.table_name, Key={"symbol": {"S": symbol}}, ConsistentRead=True)
+        response = self.client.get_item(
+            TableName=self.table_name, Key={TREND_STATE_PARTITION_KEY: {"S": symbol}}, ConsistentRead=True
+        )
         if "Item" not in response:
             return None
         return state_from_item(_deserialize(response["Item"]))
 
     def save(self, symbol: str, state: StoredTrendState, expected_version: int) -> None:
-        item = state_to_item(symbol, state, updated_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        item = state_to_item(symbol, state, updated_at=datetime.now(timezone.utc).strftime(TIMESTAMP_FORMAT))
         if expected_version == 0:
             condition: dict[str, Any] = {
                 "ConditionExpression": "attribute_not_exists(#symbol)",
-                "ExpressionAttributeNames": {"#symbol": "symbol"},
+                "ExpressionAttributeNames": {"#symbol": TREND_STATE_PARTITION_KEY},
             }
         else:
             condition = {
                 "ConditionExpression": "#version = :expected",
-                "ExpressionAttributeNames": {"#version": "version"},
+                "ExpressionAttributeNames": {"#version": TrendStateItem.VERSION},
                 "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
             }
         try:
@@ -156,51 +171,56 @@ class SNSAlertPublisher:
 
 def state_to_item(symbol: str, state: StoredTrendState, updated_at: str) -> dict[str, Any]:
     item: dict[str, Any] = {
-        "symbol": symbol,
-        "version": state.version,
-        "last_sign": state.trend.last_sign,
-        "window": list(state.trend.window),
-        "pending": [_cross_to_map(cross) for cross in state.pending],
-        "updated_at": updated_at,
+        TrendStateItem.SYMBOL: symbol,
+        TrendStateItem.VERSION: state.version,
+        TrendStateItem.LAST_SIGN: state.trend.last_sign,
+        TrendStateItem.WINDOW: list(state.trend.window),
+        TrendStateItem.PENDING: [_cross_to_map(cross) for cross in state.pending],
+        TrendStateItem.UPDATED_AT: updated_at,
     }
     if state.trend.last_timestamp is not None:
-        item["last_timestamp"] = state.trend.last_timestamp
+        item[TrendStateItem.LAST_TIMESTAMP] = state.trend.last_timestamp
     return item
 
 
 def state_from_item(item: Mapping[str, Any]) -> StoredTrendState:
-    symbol = item["symbol"]
+    symbol = item[TrendStateItem.SYMBOL]
     return StoredTrendState(
         trend=TrendState(
-            last_timestamp=item.get("last_timestamp"),
-            last_sign=int(item.get("last_sign", 0)),
-            window=tuple(item.get("window", ())),
+            last_timestamp=item.get(TrendStateItem.LAST_TIMESTAMP),
+            last_sign=int(item.get(TrendStateItem.LAST_SIGN, 0)),
+            window=tuple(item.get(TrendStateItem.WINDOW, ())),
         ),
-        pending=tuple(_cross_from_map(symbol, raw) for raw in item.get("pending", ())),
-        version=int(item["version"]),
+        pending=tuple(_cross_from_map(symbol, raw) for raw in item.get(TrendStateItem.PENDING, ())),
+        version=int(item[TrendStateItem.VERSION]),
     )
 
 
 def _cross_to_map(cross: Cross) -> dict[str, Any]:
     return {
-        "signal": cross.signal,
-        "timestamp": cross.timestamp,
-        "price": cross.price,
-        "sma5": cross.sma5,
-        "sma20": cross.sma20,
-        "short_window": cross.short_window,
-        "long_window": cross.long_window,
+        PendingCross.SIGNAL: cross.signal,
+        PendingCross.TIMESTAMP: cross.timestamp,
+        PendingCross.PRICE: cross.price,
+        PendingCross.SMA_SHORT: cross.sma_short,
+        PendingCross.SMA_LONG: cross.sma_long,
+        PendingCross.SHORT_WINDOW: cross.short_window,
+        PendingCross.LONG_WINDOW: cross.long_window,
     }
 
 
 def _cross_from_map(symbol: str, raw: Mapping[str, Any]) -> Cross:
     return Cross(
         symbol=symbol,
-        signal=raw["signal"],
-        timestamp=raw["timestamp"],
-        price=Decimal(raw["price"]),
-        sma5=Decimal(raw["sma5"]),
-        sma20=Decimal(raw["sma20"]),
-        short_window=int(raw["short_window"]),
-        long_window=int(raw["long_window"]),
+        signal=raw[PendingCross.SIGNAL],
+        timestamp=raw[PendingCross.TIMESTAMP],
+        price=Decimal(raw[PendingCross.PRICE]),
+        sma_short=Decimal(_renamed(raw, PendingCross.SMA_SHORT, PendingCross.LEGACY_SMA_SHORT)),
+        sma_long=Decimal(_renamed(raw, PendingCross.SMA_LONG, PendingCross.LEGACY_SMA_LONG)),
+        short_window=int(raw[PendingCross.SHORT_WINDOW]),
+        long_window=int(raw[PendingCross.LONG_WINDOW]),
     )
+
+
+def _renamed(raw: Mapping[str, Any], name: str, legacy_name: str) -> Any:
+    """A table may still hold pending crosses written before a field was renamed."""
+    return raw[name] if name in raw else raw[legacy_name]

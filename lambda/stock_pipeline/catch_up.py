@@ -97,7 +97,7 @@ class TrendCatchUp:
         if stored.pending:
             self._log.info(
                 "publishing alerts left pending by an earlier run",
-                extra={"symbol": symbol, "pending": [cross.key for cross in stored.pending]},
+                extra={"symbol": symbol, "pending": [cross.alert_id for cross in stored.pending]},
             )
         stored = self._flush(symbol, stored, report, published)
 
@@ -136,12 +136,13 @@ class TrendCatchUp:
                 self._log.info(
                     "cross detected",
                     extra={
+                        "alert_id": cross.alert_id,
                         "symbol": symbol,
                         "signal": cross.signal,
                         "tick_timestamp": cross.timestamp,
                         "price": str(cross.price),
-                        "sma_short": str(cross.sma5),
-                        "sma_long": str(cross.sma20),
+                        "sma_short": str(cross.sma_short),
+                        "sma_long": str(cross.sma_long),
                     },
                 )
             stored = self._flush(symbol, committed, report, published)
@@ -153,14 +154,14 @@ class TrendCatchUp:
     ) -> StoredTrendState:
         while stored.pending:
             cross = stored.pending[0]
-            if cross.key in published:
-                self._log.info("alert already published by this run; clearing it", extra={"alert": cross.key})
+            if cross.alert_id in published:
+                self._log.info("alert already published by this run; clearing it", extra={"alert_id": cross.alert_id})
             else:
                 self._publisher.publish(build_alert(cross))
-                published.add(cross.key)
+                published.add(cross.alert_id)
                 report.published.append(cross)
                 self._count("AlertsPublished", 1)
-                self._log.info("alert published", extra={"alert": cross.key})
+                self._log.info("alert published", extra={"alert_id": cross.alert_id})
             cleared = replace(stored, pending=stored.pending[1:], version=stored.version + 1)
             self._states.save(symbol, cleared, expected_version=stored.version)
             stored = cleared

@@ -16,18 +16,28 @@ from datetime import datetime, timezone
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stock_pipeline.adapters import DynamoDBTickStore, S3Archive
+from stock_pipeline.contract import (
+    RAW_PREFIX,
+    REJECTED_PREFIX,
+    TIMESTAMP_FORMAT,
+    Env,
+    RejectedObject,
+    archive_key,
+    rejected_key,
+)
 from stock_pipeline.ports import Archive, TickStore
-from stock_pipeline.ticks import InvalidTick, archive_key, enrich, parse_tick, rejected_key, to_archive_json
+from stock_pipeline.ticks import InvalidTick, enrich, parse_tick, to_archive_json
 
 logger = Logger()
 metrics = Metrics()
+tracer = Tracer()
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams, logger=logger)
 
 _RAW_PREVIEW_CHARS = 200
@@ -45,13 +55,14 @@ class IngestDependencies:
 def dependencies() -> IngestDependencies:
     """Built on the first record, not at import, from the variables Terraform sets."""
     return IngestDependencies(
-        ticks=DynamoDBTickStore(os.environ["TICKS_TABLE"]),
-        archive=S3Archive(os.environ["ARCHIVE_BUCKET"]),
-        raw_prefix=os.environ.get("RAW_PREFIX", "raw-data/"),
-        rejected_prefix=os.environ.get("REJECTED_PREFIX", "rejected/"),
+        ticks=DynamoDBTickStore(os.environ[Env.TICKS_TABLE]),
+        archive=S3Archive(os.environ[Env.ARCHIVE_BUCKET]),
+        raw_prefix=os.environ.get(Env.RAW_PREFIX, RAW_PREFIX),
+        rejected_prefix=os.environ.get(Env.REJECTED_PREFIX, REJECTED_PREFIX),
     )
 
 
+@tracer.capture_method
 def record_handler(record: KinesisStreamRecord) -> str:
     deps = dependencies()
     payload: bytes | None = None
@@ -67,11 +78,12 @@ def record_handler(record: KinesisStreamRecord) -> str:
     deps.ticks.put(item)
     deps.archive.put_object(archive_key(item, deps.raw_prefix), to_archive_json(item))
     metrics.add_metric(name="TicksProcessed", unit=MetricUnit.Count, value=1)
-    logger.debug("tick stored", extra={"symbol": item["symbol"], "tick_timestamp": item["timestamp"]})
+    logger.debug("tick stored", extra={"symbol": tick.symbol, "tick_timestamp": tick.timestamp})
     return "stored"
 
 
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
@@ -90,11 +102,11 @@ def _quarantine(record: KinesisStreamRecord, reason: str, raw: str, deps: Ingest
     shard_id = _shard_id(record)
     key = rejected_key(deps.rejected_prefix, _arrival_day(record, now), shard_id, sequence_number)
     body = {
-        "reason": reason,
-        "raw": raw,
-        "sequence_number": sequence_number,
-        "partition_key": record.kinesis.partition_key,
-        "rejected_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        RejectedObject.REASON: reason,
+        RejectedObject.RAW: raw,
+        RejectedObject.SEQUENCE_NUMBER: sequence_number,
+        RejectedObject.PARTITION_KEY: record.kinesis.partition_key,
+        RejectedObject.REJECTED_AT: now.strftime(TIMESTAMP_FORMAT),
     }
     deps.archive.put_object(key, json.dumps(body, sort_keys=True))
     metrics.add_metric(name="RejectedTicks", unit=MetricUnit.Count, value=1)

@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any, Mapping
 
+from stock_pipeline.contract import ANOMALY_NO, ANOMALY_YES, TIMESTAMP_FORMAT, TickItem
+
 # Derived values are stored with four decimals; banker's rounding so that a long series
 # of rounded changes does not drift in one direction.
 FOUR_PLACES = Decimal("0.0001")
@@ -28,7 +30,6 @@ MAX_VOLUME = 10**15
 
 SYMBOL_MAX_LENGTH = 16
 _SYMBOL_CHARS = re.compile(r"[A-Z0-9.\-^=]+")
-_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 PRICE_FIELDS = ("open", "dayHigh", "dayLow", "lastPrice", "previousClose")
 REQUIRED_FIELDS = ("symbol", "timestamp", *PRICE_FIELDS, "lastVolume")
@@ -107,33 +108,25 @@ def enrich(tick: Tick) -> dict[str, Any]:
         moving_average = _round4((tick.open + tick.high + tick.low + tick.price) / 4)
         change = _round4(change)
     return {
-        "symbol": tick.symbol,
-        "timestamp": tick.timestamp,
-        "open": tick.open,
-        "high": tick.high,
-        "low": tick.low,
-        "price": tick.price,
-        "previous_close": tick.previous_close,
-        "change": change,
-        "change_percent": change_percent,
-        "volume": Decimal(tick.volume),
-        "moving_average": moving_average,
+        TickItem.SYMBOL: tick.symbol,
+        TickItem.TIMESTAMP: tick.timestamp,
+        TickItem.OPEN: tick.open,
+        TickItem.HIGH: tick.high,
+        TickItem.LOW: tick.low,
+        TickItem.PRICE: tick.price,
+        TickItem.PREVIOUS_CLOSE: tick.previous_close,
+        TickItem.CHANGE: change,
+        TickItem.CHANGE_PERCENT: change_percent,
+        TickItem.VOLUME: Decimal(tick.volume),
+        TickItem.MOVING_AVERAGE: moving_average,
         # Judged on the stored, rounded value so the flag always agrees with change_percent.
-        "anomaly": "Yes" if abs(change_percent) > ANOMALY_PERCENT else "No",
+        TickItem.ANOMALY: ANOMALY_YES if abs(change_percent) > ANOMALY_PERCENT else ANOMALY_NO,
     }
 
 
 def to_archive_json(item: Mapping[str, Any]) -> str:
     """The item as one JSON object with sorted keys; Decimals become JSON numbers."""
     return json.dumps(item, default=_json_number, sort_keys=True, separators=(",", ":"))
-
-
-def archive_key(item: Mapping[str, Any], prefix: str) -> str:
-    return f"{prefix}{item['symbol']}/{item['timestamp']}.json"
-
-
-def rejected_key(prefix: str, day: str, shard_id: str | None, sequence_number: str) -> str:
-    return f"{prefix}{day}/{shard_id or 'unknown'}-{sequence_number}.json"
 
 
 def _symbol(value: Any) -> str:
@@ -163,7 +156,7 @@ def _timestamp(value: Any) -> str:
     except OverflowError:
         raise InvalidTick(f"timestamp {value!r} is out of range in UTC") from None
     # Sub-second precision is dropped: the sort key has whole seconds.
-    return utc.strftime(_TIMESTAMP_FORMAT)
+    return utc.strftime(TIMESTAMP_FORMAT)
 
 
 def _price(name: str, value: Any) -> Decimal:

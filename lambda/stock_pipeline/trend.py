@@ -12,11 +12,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
-GOLDEN_CROSS = "GOLDEN_CROSS"
-DEATH_CROSS = "DEATH_CROSS"
-
-DEFAULT_SHORT_WINDOW = 5
-DEFAULT_LONG_WINDOW = 20
+from stock_pipeline.contract import (
+    ALERT_ID_LINE_PREFIX,
+    DEATH_CROSS,
+    DEFAULT_LONG_WINDOW,
+    DEFAULT_SHORT_WINDOW,
+    GOLDEN_CROSS,
+    AlertAttribute,
+)
+from stock_pipeline.contract import alert_id as _alert_id
 
 # Validated prices lie between 1E-6 and 1E+9 with at most 17 significant digits, so every
 # sum and product below needs far fewer digits than this: they are exact.
@@ -50,14 +54,15 @@ class Cross:
     signal: str
     timestamp: str
     price: Decimal
-    sma5: Decimal
-    sma20: Decimal
+    sma_short: Decimal
+    sma_long: Decimal
     short_window: int = DEFAULT_SHORT_WINDOW
     long_window: int = DEFAULT_LONG_WINDOW
 
     @property
-    def key(self) -> str:
-        return f"{self.symbol}|{self.timestamp}|{self.signal}"
+    def alert_id(self) -> str:
+        """Names the cross, and so its alert, the same on every run and every delivery."""
+        return _alert_id(self.symbol, self.timestamp, self.signal)
 
 
 @dataclass(frozen=True)
@@ -145,8 +150,8 @@ def advance(
                         signal=GOLDEN_CROSS if sign > 0 else DEATH_CROSS,
                         timestamp=point.timestamp,
                         price=point.price,
-                        sma5=sma_short,
-                        sma20=sma_long,
+                        sma_short=sma_short,
+                        sma_long=sma_long,
                         short_window=short_window,
                         long_window=long_window,
                     )
@@ -178,18 +183,22 @@ def build_alert(cross: Cross) -> Alert:
     else:
         raise ValueError(f"unknown signal {cross.signal!r}")
     detail = (
-        f"Price {cross.price}, SMA-{cross.short_window} {cross.sma5}, "
-        f"SMA-{cross.long_window} {cross.sma20} at {cross.timestamp}."
+        f"Price {cross.price}, SMA-{cross.short_window} {cross.sma_short}, "
+        f"SMA-{cross.long_window} {cross.sma_long} at {cross.timestamp}."
     )
     attributes = {
-        "symbol": cross.symbol,
-        "signal": cross.signal,
-        "price": str(cross.price),
-        "sma5": str(cross.sma5),
-        "sma20": str(cross.sma20),
-        "timestamp": cross.timestamp,
+        AlertAttribute.ALERT_ID: cross.alert_id,
+        AlertAttribute.SYMBOL: cross.symbol,
+        AlertAttribute.SIGNAL: cross.signal,
+        AlertAttribute.PRICE: str(cross.price),
+        AlertAttribute.TIMESTAMP: cross.timestamp,
+        AlertAttribute.SMA_SHORT: str(cross.sma_short),
+        AlertAttribute.SMA_LONG: str(cross.sma_long),
+        AlertAttribute.SHORT_WINDOW: str(cross.short_window),
+        AlertAttribute.LONG_WINDOW: str(cross.long_window),
     }
-    return Alert(subject=subject, message=f"{headline}\n{detail}", attributes=attributes)
+    message = "\n".join((headline, detail, f"{ALERT_ID_LINE_PREFIX}{cross.alert_id}"))
+    return Alert(subject=subject, message=message, attributes=attributes)
 
 
 def _compare(window: Sequence[Decimal], short_window: int, long_window: int) -> tuple[Decimal, Decimal, int] | None:

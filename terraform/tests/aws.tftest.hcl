@@ -60,10 +60,33 @@ run "aws_dev" {
     error_message = "Each function must run with a role of its own."
   }
 
+  # The policies are data (aws_iam_policy_document), whose rendered JSON the
+  # mocked provider cannot compute: so the statements are asserted as written,
+  # and each role's policy is asserted to be exactly its document, which merges
+  # the common document made for that same function.
+  assert {
+    condition = (
+      aws_iam_role_policy.process.policy == data.aws_iam_policy_document.process.json &&
+      aws_iam_role_policy.trend.policy == data.aws_iam_policy_document.trend.json &&
+      data.aws_iam_policy_document.process.source_policy_documents == tolist([data.aws_iam_policy_document.function_common["process"].json]) &&
+      data.aws_iam_policy_document.trend.source_policy_documents == tolist([data.aws_iam_policy_document.function_common["trend"].json]) &&
+      data.aws_iam_policy_document.function_common["process"].json != data.aws_iam_policy_document.function_common["trend"].json
+    )
+    error_message = "Each role's policy must be its own document, merged with the common statements made for that function."
+  }
+
+  assert {
+    condition = alltrue([
+      for doc in [data.aws_iam_policy_document.process, data.aws_iam_policy_document.trend] :
+      doc.override_policy_documents == null && doc.source_json == null && doc.override_json == null
+    ])
+    error_message = "Nothing but the common document may be merged into a role's policy."
+  }
+
   assert {
     condition = jsonencode({
-      for s in jsondecode(aws_iam_role_policy.process.policy).Statement :
-      s.Sid => { effect = s.Effect, actions = sort(flatten([s.Action])), resources = sort(flatten([s.Resource])) }
+      for s in concat(data.aws_iam_policy_document.function_common["process"].statement, data.aws_iam_policy_document.process.statement) :
+      s.sid => { effect = s.effect, actions = sort(s.actions), resources = sort(s.resources) }
       }) == jsonencode({
       ReadTickStream = {
         effect    = "Allow"
@@ -96,13 +119,13 @@ run "aws_dev" {
         resources = ["*"]
       }
     })
-    error_message = "The process role's statements changed: ${aws_iam_role_policy.process.policy}"
+    error_message = "The process role's statements changed: ${jsonencode(concat(data.aws_iam_policy_document.function_common["process"].statement, data.aws_iam_policy_document.process.statement))}"
   }
 
   assert {
     condition = jsonencode({
-      for s in jsondecode(aws_iam_role_policy.trend.policy).Statement :
-      s.Sid => { effect = s.Effect, actions = sort(flatten([s.Action])), resources = sort(flatten([s.Resource])) }
+      for s in concat(data.aws_iam_policy_document.function_common["trend"].statement, data.aws_iam_policy_document.trend.statement) :
+      s.sid => { effect = s.effect, actions = sort(s.actions), resources = sort(s.resources) }
       }) == jsonencode({
       ReadTickTableStream = {
         effect    = "Allow"
@@ -140,15 +163,28 @@ run "aws_dev" {
         resources = ["*"]
       }
     })
-    error_message = "The trend role's statements changed: ${aws_iam_role_policy.trend.policy}"
+    error_message = "The trend role's statements changed: ${jsonencode(concat(data.aws_iam_policy_document.function_common["trend"].statement, data.aws_iam_policy_document.trend.statement))}"
+  }
+
+  # Every statement grants named actions on named resources: no NotAction,
+  # NotResource, principal or condition that would widen or blur it.
+  assert {
+    condition = alltrue(flatten([
+      for doc in [data.aws_iam_policy_document.function_common["process"], data.aws_iam_policy_document.process, data.aws_iam_policy_document.function_common["trend"], data.aws_iam_policy_document.trend] : [
+        for s in doc.statement :
+        length(coalesce(s.not_actions, [])) == 0 && length(coalesce(s.not_resources, [])) == 0 &&
+        length(coalesce(s.principals, [])) == 0 && length(coalesce(s.not_principals, [])) == 0 && length(coalesce(s.condition, [])) == 0
+      ]
+    ]))
+    error_message = "Role statements must name their actions and resources, with no Not*, principals or conditions."
   }
 
   # No wildcard action anywhere; a wildcard resource only in the statement that
   # AWS allows no other way (X-Ray).
   assert {
     condition = alltrue(flatten([
-      for policy in [aws_iam_role_policy.process.policy, aws_iam_role_policy.trend.policy] : [
-        for s in jsondecode(policy).Statement : [for action in flatten([s.Action]) : !strcontains(action, "*")]
+      for doc in [data.aws_iam_policy_document.function_common["process"], data.aws_iam_policy_document.process, data.aws_iam_policy_document.function_common["trend"], data.aws_iam_policy_document.trend] : [
+        for s in doc.statement : [for action in s.actions : !strcontains(action, "*")]
       ]
     ]))
     error_message = "No IAM action may contain a wildcard."
@@ -156,8 +192,8 @@ run "aws_dev" {
 
   assert {
     condition = jsonencode(flatten([
-      for policy in [aws_iam_role_policy.process.policy, aws_iam_role_policy.trend.policy] : [
-        for s in jsondecode(policy).Statement : s.Sid if contains(flatten([s.Resource]), "*")
+      for doc in [data.aws_iam_policy_document.function_common["process"], data.aws_iam_policy_document.process, data.aws_iam_policy_document.function_common["trend"], data.aws_iam_policy_document.trend] : [
+        for s in doc.statement : s.sid if contains(s.resources, "*")
       ]
     ])) == jsonencode(["TraceInvocations", "TraceInvocations"])
     error_message = "Only the X-Ray statements may use Resource \"*\"."
@@ -166,14 +202,28 @@ run "aws_dev" {
   assert {
     condition = alltrue([
       for role in [aws_iam_role.process, aws_iam_role.trend] :
-      jsonencode(jsondecode(role.assume_role_policy).Statement) == jsonencode([{
-        Effect    = "Allow"
-        Principal = { Service = "lambda.amazonaws.com" }
-        Action    = "sts:AssumeRole"
-        Condition = { StringEquals = { "aws:SourceAccount" = "123456789012" } }
-      }])
+      role.assume_role_policy == data.aws_iam_policy_document.lambda_assume_role.json
     ])
-    error_message = "Only Lambda, on behalf of this account, may assume the function roles."
+    error_message = "Both function roles must take their trust policy from the lambda_assume_role document."
+  }
+
+  assert {
+    condition = jsonencode([
+      for s in data.aws_iam_policy_document.lambda_assume_role.statement : {
+        effect     = s.effect
+        actions    = sort(s.actions)
+        principals = [for p in s.principals : { type = p.type, identifiers = sort(p.identifiers) }]
+        conditions = [for c in s.condition : { test = c.test, variable = c.variable, values = c.values }]
+        not        = [s.not_actions, s.not_resources, s.not_principals]
+      }
+      ]) == jsonencode([{
+        effect     = "Allow"
+        actions    = ["sts:AssumeRole"]
+        principals = [{ type = "Service", identifiers = ["lambda.amazonaws.com"] }]
+        conditions = [{ test = "StringEquals", variable = "aws:SourceAccount", values = ["123456789012"] }]
+        not        = [null, null, []]
+    }])
+    error_message = "Only Lambda, on behalf of this account, may assume the function roles: ${jsonencode(data.aws_iam_policy_document.lambda_assume_role.statement)}"
   }
 
   # The archive bucket: private, encrypted, TLS only, versioned, kept on destroy.
@@ -246,6 +296,23 @@ run "aws_dev" {
   assert {
     condition     = alltrue([for fn in aws_lambda_function.this : fn.tracing_config[0].mode == "Active"])
     error_message = "Both functions must be traced."
+  }
+
+  # Both functions read the key layout and the windows from Terraform, and on
+  # AWS the Powertools Tracer reaches the X-Ray daemon that active tracing runs.
+  assert {
+    condition = alltrue([
+      for fn in aws_lambda_function.this :
+      fn.environment[0].variables.SHORT_WINDOW == "5" && fn.environment[0].variables.LONG_WINDOW == "20" &&
+      fn.environment[0].variables.RAW_PREFIX == "raw-data/" && fn.environment[0].variables.REJECTED_PREFIX == "rejected/" &&
+      fn.environment[0].variables.POWERTOOLS_TRACE_DISABLED == "false"
+    ])
+    error_message = "Both functions must get the default windows and prefixes, with the Powertools Tracer on."
+  }
+
+  assert {
+    condition     = alltrue([for fn in aws_lambda_function.this : try(fn.timeouts.delete, null) == null])
+    error_message = "On AWS a function's delete keeps the provider's default timeout."
   }
 
   # No subscriber unless a sensitive variable names one.
@@ -349,6 +416,94 @@ run "a_second_environment_lives_beside_the_first" {
     condition     = output.bucket_name != run.aws_dev.bucket_name && output.function_names.process != run.aws_dev.function_names.process
     error_message = "staging must not share a bucket or a function with dev."
   }
+}
+
+run "windows_and_prefixes_come_from_variables" {
+  command = apply
+
+  variables {
+    sma_short_window = 12
+    sma_long_window  = 26
+    raw_prefix       = "ticks/enriched/"
+    rejected_prefix  = "ticks-rejected/"
+  }
+
+  assert {
+    condition = alltrue([
+      for fn in aws_lambda_function.this :
+      fn.environment[0].variables.SHORT_WINDOW == "12" && fn.environment[0].variables.LONG_WINDOW == "26" &&
+      fn.environment[0].variables.RAW_PREFIX == "ticks/enriched/" && fn.environment[0].variables.REJECTED_PREFIX == "ticks-rejected/"
+    ])
+    error_message = "Both functions must get the windows and prefixes the variables give."
+  }
+
+  assert {
+    condition = jsonencode([
+      for s in data.aws_iam_policy_document.process.statement : sort(s.resources) if s.sid == "ArchiveTicks"
+    ]) == jsonencode([["arn:aws:s3:::archive/ticks-rejected/*", "arn:aws:s3:::archive/ticks/enriched/*"]])
+    error_message = "The process role may write under the two configured prefixes only."
+  }
+
+  assert {
+    condition     = aws_glue_catalog_table.raw_ticks[0].storage_descriptor[0].location == "s3://${aws_s3_bucket.archive.bucket}/ticks/enriched/"
+    error_message = "The Glue table must read the archive under raw_prefix."
+  }
+
+  assert {
+    condition     = output.raw_prefix == "ticks/enriched/" && output.rejected_prefix == "ticks-rejected/" && output.sma_windows.short == 12 && output.sma_windows.long == 26
+    error_message = "The outputs must tell the CLI where the archive and the quarantine are, and the windows in use."
+  }
+}
+
+run "short_window_must_be_below_long_window" {
+  command = plan
+
+  variables {
+    sma_short_window = 20
+    sma_long_window  = 20
+  }
+
+  expect_failures = [var.sma_short_window]
+}
+
+run "windows_are_whole_numbers" {
+  command = plan
+
+  variables {
+    sma_long_window = 30.5
+  }
+
+  expect_failures = [var.sma_long_window]
+}
+
+run "prefix_with_a_leading_slash_is_refused" {
+  command = plan
+
+  variables {
+    raw_prefix = "/raw-data/"
+  }
+
+  expect_failures = [var.raw_prefix]
+}
+
+run "prefix_without_a_trailing_slash_is_refused" {
+  command = plan
+
+  variables {
+    rejected_prefix = "rejected"
+  }
+
+  expect_failures = [var.rejected_prefix]
+}
+
+run "rejected_records_stay_out_of_the_glue_location" {
+  command = plan
+
+  variables {
+    rejected_prefix = "raw-data/rejected/"
+  }
+
+  expect_failures = [var.rejected_prefix]
 }
 
 run "destroy_may_empty_the_archive_when_asked" {

@@ -43,6 +43,16 @@ run "ministack_sends_every_service_to_the_emulator" {
     condition     = aws_kinesis_stream.this.stream_mode_details[0].stream_mode == "ON_DEMAND"
     error_message = "Without kinesis_shard_count the stream is on-demand."
   }
+
+  assert {
+    condition     = alltrue([for fn in aws_lambda_function.this : fn.environment[0].variables.POWERTOOLS_TRACE_DISABLED == "true"])
+    error_message = "An emulator runs no X-Ray daemon: the Powertools Tracer must be off."
+  }
+
+  assert {
+    condition     = alltrue([for fn in aws_lambda_function.this : fn.timeouts.delete == "2m"])
+    error_message = "On an emulator a function's delete must give up after 2 minutes, not the provider's 10."
+  }
 }
 
 run "localstack_is_emulated_too" {

@@ -1,4 +1,4 @@
-"""The deployed stack under test, one per backend; the tests' bodies do not know which."""
+"""The deployed stack under test, one per target; the tests' bodies do not know which."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ from testcontainers.core.exceptions import ContainerStartException
 from testcontainers.core.network import Network
 
 from tests.conftest import free_port
-from tickstack import lifecycle
-from tickstack.backends import docker_engine_answers
-from tickstack.localstack import POLL_INTERVAL_SEC, SERVICES, LocalStackEndpoint, auth_token, image
+from tickstack.deploy import pipeline
 from tickstack.settings import Settings
-from tickstack.stack import Stack
+from tickstack.targets.base import Target
+from tickstack.targets.localstack import (POLL_INTERVAL_SEC, SERVICES, LocalStack, auth_token,
+                                          docker_engine_answers, image)
+from tickstack.targets.ministack import MiniStack
 
-BACKENDS = ["ministack", "localstack"]
 NO_DOCKER = "no Docker engine answers"
 DOCKER_SOCKET = "/var/run/docker.sock"
-# What each backend's bring-up said, e.g. that LocalStack's free tier has no Glue.
+# What each target's bring-up said, e.g. that LocalStack's free tier has no Glue.
 SAID: dict[str, list[str]] = {}
 
 
@@ -44,19 +44,24 @@ class PipelineLocalStackContainer(LocalStackContainer):
         self.ports[str(self.edge_port)] = ("127.0.0.1", settings.port)
 
 
-class ContainerLocalStack(LocalStackEndpoint):
-    """The emulator the lifecycle drives, over a LocalStack that testcontainers runs instead of docker compose."""
+class ContainerLocalStack(LocalStack):
+    """The localstack target, run by testcontainers instead of docker compose: all else is LocalStack's."""
+
+    requires_docker = True
 
     def __init__(self, settings: Settings, network_factory=Network, container_factory=PipelineLocalStackContainer):
-        super().__init__(settings.endpoint)
-        self.network = network_factory()
-        self.container = container_factory(settings, self.network)
+        super().__init__(settings)
+        # Made on start(): building either already talks to the Docker engine, which may not answer.
+        self._network_factory, self._container_factory = network_factory, container_factory
+        self.network = self.container = None
         self.started = False
 
     def running(self) -> bool:
         return self.started
 
-    def start(self) -> str:
+    def start(self, say) -> None:
+        self.network = self._network_factory()
+        self.container = self._container_factory(self.settings, self.network)
         self.network.create()
         try:
             self.container.start()
@@ -65,11 +70,12 @@ class ContainerLocalStack(LocalStackEndpoint):
             self.network.remove()
             raise
         self.started = True
-        return f"LocalStack container started at {self.endpoint} ({self.container.image})"
+        say(f"LocalStack container started at {self.endpoint} ({self.container.image})")
 
-    def stop(self) -> str:
+    def stop(self, say) -> None:
         if not self.started:
-            return "LocalStack container was not running"
+            say("LocalStack container was not running")
+            return
         try:
             # SIGTERM first, so that LocalStack removes the Lambda containers it put on the network.
             self.container.get_wrapped_container().stop(timeout=30)
@@ -78,12 +84,16 @@ class ContainerLocalStack(LocalStackEndpoint):
         self.container.stop()
         self.network.remove()
         self.started = False
-        return "LocalStack container and its network removed"
+        say("LocalStack container and its network removed")
 
 
-def _settings(tmp_path_factory, backend: str) -> Settings:
+# The targets the end-to-end tests run on, each built the way the fixture injects it.
+TARGETS = {"ministack": MiniStack, "localstack": ContainerLocalStack}
+
+
+def _settings(tmp_path_factory, name: str) -> Settings:
     return Settings(
-        home=tmp_path_factory.mktemp(f"home-{backend}"),
+        home=tmp_path_factory.mktemp(f"home-{name}"),
         port=free_port(),
         region="us-east-1",
         # A short unique prefix per run: nothing collides with a stack a developer has up.
@@ -91,35 +101,31 @@ def _settings(tmp_path_factory, backend: str) -> Settings:
     )
 
 
-def deployed(backend: str, settings: Settings, said: list[str], docker_probe=docker_engine_answers,
-             localstack=ContainerLocalStack):
-    """Bring the stack up on ``backend``, yield it, take it down: the same lifecycle as `tickstack up`/`down`."""
-    if backend == "localstack" and not docker_probe():
+def deployed(target: Target, said: list[str], docker_probe=docker_engine_answers):
+    """Bring ``target`` up, yield it, take it down: the same pipeline as `tickstack up`/`down`."""
+    if getattr(target, "requires_docker", False) and not docker_probe():
         pytest.skip(NO_DOCKER)
-    stack = Stack(backend, settings)
-    if backend == "localstack":
-        stack.emulator = localstack(settings)
 
     def say(line: str) -> None:
         print(line)
         said.append(line)
 
     try:
-        lifecycle.up(stack, say)
+        pipeline.up(target, say)
     except BaseException:
-        lifecycle.down(stack, say)
+        pipeline.down(target, say)
         raise
-    yield stack
-    lifecycle.down(stack, say)
+    yield target
+    pipeline.down(target, say)
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+@pytest.fixture(scope="session", params=list(TARGETS))
 def stack(request, tmp_path_factory):
-    backend = request.param
-    yield from deployed(backend, _settings(tmp_path_factory, backend), SAID.setdefault(backend, []))
+    name = request.param
+    yield from deployed(TARGETS[name](_settings(tmp_path_factory, name)), SAID.setdefault(name, []))
 
 
 @pytest.fixture(scope="session")
 def said(stack) -> list[str]:
     """Every line the stack's bring-up said, e.g. that a service it lacks is switched off."""
-    return SAID[stack.backend]
+    return SAID[stack.name]

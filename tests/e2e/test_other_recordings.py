@@ -6,7 +6,6 @@ over the recordings: window sums in SQL, nothing shared with the trend function'
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -14,10 +13,10 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import duckdb
 import pytest
 
-from tests.conftest import ROOT
-from tickstack.alerts import read_alerts
-from tickstack.athena import load_queries, run_query
-from tickstack.replay import replay, wait_processed
+from tickstack.ops import sample_data
+from tickstack.ops.alerts import read_alerts
+from tickstack.ops.athena import load_queries, run_query
+from tickstack.ops.replay import replay, wait_processed
 
 pytestmark = pytest.mark.e2e
 
@@ -26,9 +25,6 @@ RECORDINGS = [("MSFT", date(2010, 1, 4), date(2011, 12, 30)), ("IBM", date(2006,
 SYMBOLS = {symbol for symbol, _, _ in RECORDINGS}
 FOUR_PLACES = Decimal("0.0001")
 
-_spec = importlib.util.spec_from_file_location("make_fixture", ROOT / "scripts" / "make_fixture.py")
-make_fixture = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(make_fixture)
 
 
 def four_places(value) -> str:
@@ -38,11 +34,11 @@ def four_places(value) -> str:
 @pytest.fixture(scope="module")
 def recordings(tmp_path_factory):
     folder = tmp_path_factory.mktemp("recordings")
-    source = make_fixture.source_path()
+    source = sample_data.source_path()
     paths = []
     for symbol, start, end in RECORDINGS:
         path = folder / f"{symbol.lower()}.jsonl"
-        ticks = make_fixture.ticks(make_fixture.bars(source, symbol), symbol, start, end)
+        ticks = sample_data.ticks(sample_data.bars(source, symbol), symbol, start, end)
         path.write_text("".join(json.dumps(t) + "\n" for t in ticks))
         paths.append(path)
     return paths
@@ -71,8 +67,8 @@ def test_recordings_hold_crosses_of_both_signals(independent_crosses):
 
 
 def test_alerts_equal_the_independent_computation(stack, replayed_others, independent_crosses):
-    alerts = sorted((a.symbol, a.timestamp, a.signal, four_places(a.price), four_places(a.sma5), four_places(a.sma20))
-                    for a in read_alerts(stack) if a.symbol in SYMBOLS)
+    alerts = sorted((a["symbol"], a["timestamp"], a["signal"], four_places(a["price"]), four_places(a["sma5"]), four_places(a["sma20"]))
+                    for a in read_alerts(stack) if a["symbol"] in SYMBOLS)
     assert alerts == sorted(independent_crosses)
 
 

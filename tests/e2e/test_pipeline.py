@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tickstack.alerts import read_alerts
-from tickstack.replay import replay, wait_processed
+from tickstack.ops.alerts import read_alerts
+from tickstack.ops.replay import replay, wait_processed
 
 pytestmark = pytest.mark.e2e
 
@@ -33,11 +33,11 @@ def replayed(stack, fixture_path):
 
 def aapl_alerts(stack):
     # Other tests replay other symbols into the same stack; these assertions are about the AAPL recording.
-    return [a for a in read_alerts(stack) if a.symbol == "AAPL"]
+    return [a for a in read_alerts(stack) if a["symbol"] == "AAPL"]
 
 
 def _alert_tuples(stack):
-    return [(a.symbol, a.timestamp, a.signal, a.price, a.subject, a.message.splitlines()[0])
+    return [(a["symbol"], a["timestamp"], a["signal"], a["price"], a["subject"], a["message"].splitlines()[0])
             for a in aapl_alerts(stack)]
 
 
@@ -48,10 +48,10 @@ def test_replay_alerts_the_golden_and_the_death_cross_once_each(stack, replayed)
 
 def test_alert_carries_the_averages_that_crossed(stack, replayed):
     golden, death = aapl_alerts(stack)
-    assert Decimal(golden.sma5) > Decimal(golden.sma20)
-    assert Decimal(death.sma5) < Decimal(death.sma20)
-    assert Decimal(golden.sma5) == Decimal("569.8747")
-    assert Decimal(golden.sma20) == Decimal("565.8880")
+    assert Decimal(golden["sma5"]) > Decimal(golden["sma20"])
+    assert Decimal(death["sma5"]) < Decimal(death["sma20"])
+    assert Decimal(golden["sma5"]) == Decimal("569.8747")
+    assert Decimal(golden["sma20"]) == Decimal("565.8880")
 
 
 def test_every_tick_is_stored_and_archived(stack, replayed):
@@ -115,7 +115,7 @@ def test_malformed_records_are_quarantined_and_the_rest_lands(stack, replayed, t
 
 
 def test_cli_reads_the_same_alerts_twice(stack, replayed):
-    env = {**os.environ, "BACKEND": stack.backend, "TICKSTACK_HOME": str(stack.settings.home),
+    env = {**os.environ, "TARGET": stack.name, "TICKSTACK_HOME": str(stack.settings.home),
            "TICKSTACK_PORT": str(stack.settings.port), "TICKSTACK_PREFIX": stack.settings.name_prefix}
     tickstack = Path(sys.executable).parent / "tickstack"
     runs = [subprocess.run([str(tickstack), "alerts", "--json"], env=env, capture_output=True, text=True, check=True)
@@ -126,7 +126,7 @@ def test_cli_reads_the_same_alerts_twice(stack, replayed):
 
 
 def test_cli_runs_a_named_athena_query_over_the_archive(stack, replayed):
-    env = {**os.environ, "BACKEND": stack.backend, "TICKSTACK_HOME": str(stack.settings.home),
+    env = {**os.environ, "TARGET": stack.name, "TICKSTACK_HOME": str(stack.settings.home),
            "TICKSTACK_PORT": str(stack.settings.port), "TICKSTACK_PREFIX": stack.settings.name_prefix}
     tickstack = Path(sys.executable).parent / "tickstack"
     result = subprocess.run([str(tickstack), "athena", "average_volume", "--json"], env=env, capture_output=True,

@@ -9,7 +9,8 @@ import subprocess
 import pytest
 
 from tests.conftest import free_port
-from tickstack.ministack import EmulatorError, MiniStack
+from tickstack.errors import EmulatorError
+from tickstack.targets.ministack import MiniStack
 from tickstack.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.integration
 def emulator(tmp_path):
     ministack = MiniStack(Settings(home=tmp_path, port=free_port(), region="us-east-1", name_prefix="it"))
     yield ministack
-    ministack.stop()
+    ministack.stop(print)
 
 
 def _group_members(pgid: int) -> list[str]:
@@ -28,7 +29,7 @@ def _group_members(pgid: int) -> list[str]:
 
 
 def test_starts_healthy_on_loopback_only_and_stops_without_leftovers(emulator):
-    emulator.start()
+    emulator.start(print)
     pid = int(emulator.pid_file.read_text())
     assert emulator.healthy()
     listening = subprocess.run(["ss", "-ltnH", f"sport = :{emulator.settings.port}"],
@@ -36,16 +37,18 @@ def test_starts_healthy_on_loopback_only_and_stops_without_leftovers(emulator):
     local_addresses = {line.split()[3] for line in listening.splitlines()}
     assert local_addresses == {f"127.0.0.1:{emulator.settings.port}"}
 
-    emulator.stop()
+    emulator.stop(print)
     assert not emulator.healthy()
     assert not emulator.running()
     assert _group_members(pid) == []
 
 
 def test_second_start_reuses_the_running_emulator(emulator):
-    emulator.start()
+    emulator.start(print)
     first = emulator.pid_file.read_text()
-    assert "already running" in emulator.start()
+    said: list[str] = []
+    emulator.start(said.append)
+    assert len(said) == 1 and "already running" in said[0]
     assert emulator.pid_file.read_text() == first
 
 
@@ -56,4 +59,4 @@ def test_a_foreign_server_on_the_port_is_reported(emulator):
         # A listener that is not MiniStack: the health probe fails, the start must refuse clearly.
         os.environ.pop("GATEWAY_PORT", None)
         with pytest.raises(EmulatorError):
-            emulator.start(timeout=10)
+            emulator.start(print, timeout=10)

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def bare_environment(tmp_path):
     env = {name: value for name, value in os.environ.items()
-           if not name.startswith(("AWS_", "TF_", "TICKSTACK_", "MAKE")) and name not in ("BACKEND", "ENV")}
+           if not name.startswith(("AWS_", "TF_", "TICKSTACK_", "MAKE")) and name not in ("TARGET", "BACKEND", "ENV")}
     env.update(
         HOME=str(tmp_path),
         AWS_CONFIG_FILE=str(tmp_path / "no-config"),

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from tickstack.deploy.terraform import TERRAFORM_DIR, TerraformError
 from tickstack.settings import Settings
-from tickstack.terraform import TERRAFORM_DIR, Terraform, TerraformError
+from tickstack.targets.aws import Aws
+from tickstack.targets.ministack import MiniStack
 
 pytestmark = pytest.mark.integration
 
-ZIP = TERRAFORM_DIR / "tests" / "fixtures" / "package.zip"
 EXAMPLE = TERRAFORM_DIR / "backend-s3.hcl.example"
 
 
@@ -34,12 +35,17 @@ def settings(tmp_path, monkeypatch):
     return Settings(home=tmp_path / "home", port=4599, region="eu-west-1", name_prefix="tickstack")
 
 
+def quiet(terraform):
+    terraform.quiet = True
+    return terraform
+
+
 def test_aws_environments_get_workspaces_of_their_own_beside_an_emulator(settings):
-    dev = Terraform("aws", settings, ZIP, environment="dev", quiet=True)
+    dev = quiet(Aws(settings, environment="dev").terraform())
     dev.init()
-    staging = Terraform("aws", settings, ZIP, environment="staging", quiet=True)
+    staging = quiet(Aws(settings, environment="staging").terraform())
     staging.init()
-    emulator = Terraform("ministack", settings, ZIP, quiet=True)
+    emulator = quiet(MiniStack(settings).terraform())
     emulator.init()
 
     assert dev.run("workspace", "show", capture=True).strip() == "staging"  # the last one selected
@@ -53,23 +59,23 @@ def test_aws_environments_get_workspaces_of_their_own_beside_an_emulator(setting
 
 
 def test_the_linked_root_validates_for_aws(settings):
-    terraform = Terraform("aws", settings, ZIP, environment="prod", quiet=True)
+    terraform = quiet(Aws(settings, environment="prod").terraform())
     terraform.init()
     assert "The configuration is valid" in terraform.run("validate", "-no-color", capture=True)
     assert Path(os.readlink(terraform.working_dir / "iam.tf")) == TERRAFORM_DIR / "iam.tf"
 
 
 def test_switching_aws_to_s3_is_stopped_instead_of_starting_from_empty_state(settings):
-    Terraform("aws", settings, ZIP, environment="dev", quiet=True).init()
+    quiet(Aws(settings, environment="dev").terraform()).init()
     with pytest.raises(TerraformError, match="Backend configuration changed"):
-        Terraform("aws", settings, ZIP, environment="dev", quiet=True, backend_config=EXAMPLE).init()
+        quiet(Aws(settings, environment="dev", backend_config=EXAMPLE).terraform()).init()
 
 
 def test_the_s3_backend_example_is_valid_up_to_needing_credentials(settings):
     # Every key in the example is one Terraform's S3 backend takes: without credentials, init stops
     # at the credential chain, not at the file.
     with pytest.raises(TerraformError) as failed:
-        Terraform("aws", settings, ZIP, environment="dev", quiet=True, backend_config=EXAMPLE).init()
+        quiet(Aws(settings, environment="dev", backend_config=EXAMPLE).terraform()).init()
     message = str(failed.value)
     assert "No valid credential sources found" in message
     assert "Unsupported argument" not in message

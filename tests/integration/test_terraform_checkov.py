@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tickstack.settings import PROJECT_ROOT
-from tickstack.terraform import TERRAFORM_DIR
+from tickstack.deploy.terraform import TERRAFORM_DIR
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tickstack.terraform import TERRAFORM_DIR, plugin_dir
+from tickstack.deploy.terraform import TERRAFORM_DIR, plugin_dir
 
 pytestmark = pytest.mark.integration
 

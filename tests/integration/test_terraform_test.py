@@ -27,4 +27,4 @@ def test_terraform_test_passes_every_run(initialised):
     # Both files ran: the aws runs and the emulator runs.
     assert "tests/aws.tftest.hcl... pass" in result.stdout
     assert "tests/emulator.tftest.hcl... pass" in result.stdout
-    assert passed >= 11
+    assert passed >= 17

@@ -7,6 +7,8 @@ import pytest
 # Powertools reads these when the handler modules are imported; Terraform sets them in Lambda.
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Tickstack")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
+# As Terraform sets it on the emulators: no X-Ray daemon to send traces to.
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 from .support import LambdaContext  # noqa: E402  (the environment above comes first)
 

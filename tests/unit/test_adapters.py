@@ -20,7 +20,7 @@ from stock_pipeline.adapters import (
     state_to_item,
 )
 from stock_pipeline.ports import StaleState, StoredTrendState
-from stock_pipeline.trend import Alert, Cross, PricePoint, TrendState
+from stock_pipeline.trend import Alert, Cross, PricePoint, TrendState, build_alert
 
 
 def client(service: str) -> Any:
@@ -122,8 +122,8 @@ def test_state_item_round_trips() -> None:
             "signal": "GOLDEN_CROSS",
             "timestamp": "2024-03-01T15:23:00Z",
             "price": Decimal("61"),
-            "sma5": Decimal("36.8000"),
-            "sma20": Decimal("30.9500"),
+            "sma_short": Decimal("36.8000"),
+            "sma_long": Decimal("30.9500"),
             "short_window": 5,
             "long_window": 20,
         }
@@ -133,9 +133,9 @@ def test_state_item_round_trips() -> None:
     assert "last_timestamp" not in fresh and state_from_item(fresh) == StoredTrendState(version=1)
 
 
-def test_state_is_read_consistently(dynamodb: tuple[Any, Stubber]) -> None:
-    ddb, stubber = dynamodb
-    serialized = {
+def serialized_state(sma_short_name: str = "sma_short", sma_long_name: str = "sma_long") -> dict[str, Any]:
+    """STATE as DynamoDB returns it, with the pending averages under the names given."""
+    return {
         "symbol": {"S": "AAPL"},
         "version": {"N": "3"},
         "last_timestamp": {"S": "2024-03-01T15:23:00Z"},
@@ -148,8 +148,8 @@ def test_state_is_read_consistently(dynamodb: tuple[Any, Stubber]) -> None:
                         "signal": {"S": "GOLDEN_CROSS"},
                         "timestamp": {"S": "2024-03-01T15:23:00Z"},
                         "price": {"N": "61"},
-                        "sma5": {"N": "36.8000"},
-                        "sma20": {"N": "30.9500"},
+                        sma_short_name: {"N": "36.8000"},
+                        sma_long_name: {"N": "30.9500"},
                         "short_window": {"N": "5"},
                         "long_window": {"N": "20"},
                     }
@@ -158,13 +158,43 @@ def test_state_is_read_consistently(dynamodb: tuple[Any, Stubber]) -> None:
         },
         "updated_at": {"S": "2024-03-01T15:23:01Z"},
     }
+
+
+def test_state_is_read_consistently(dynamodb: tuple[Any, Stubber]) -> None:
+    ddb, stubber = dynamodb
     get = {"TableName": "state", "Key": {"symbol": {"S": "AAPL"}}, "ConsistentRead": True}
-    stubber.add_response("get_item", {"Item": serialized}, get)
+    stubber.add_response("get_item", {"Item": serialized_state()}, get)
     stubber.add_response("get_item", {}, get)
     store = DynamoDBTrendStateStore("state", client=ddb)
 
     assert store.get("AAPL") == STATE
     assert store.get("AAPL") is None
+
+
+def test_a_pending_cross_saved_under_the_old_sma5_sma20_names_is_still_read(dynamodb: tuple[Any, Stubber]) -> None:
+    # GIVEN a state item written before the averages were renamed, with an alert still pending
+    ddb, stubber = dynamodb
+    old_item = serialized_state("sma5", "sma20")
+    get = {"TableName": "state", "Key": {"symbol": {"S": "AAPL"}}, "ConsistentRead": True}
+    stubber.add_response("get_item", {"Item": old_item}, get)
+    store = DynamoDBTrendStateStore("state", client=ddb)
+
+    # WHEN it is read
+    state = store.get("AAPL")
+
+    # THEN its pending cross is the same one, and the next save writes it under the new names
+    assert state == STATE
+    (pending,) = state_to_item("AAPL", state, updated_at="x")["pending"]
+    assert (pending["sma_short"], pending["sma_long"]) == (Decimal("36.8000"), Decimal("30.9500"))
+    assert "sma5" not in pending and "sma20" not in pending
+
+
+def test_a_pending_cross_without_its_averages_is_an_error_not_a_guess() -> None:
+    item = state_to_item("AAPL", STATE, updated_at="x")
+    del item["pending"][0]["sma_short"]
+
+    with pytest.raises(KeyError, match="sma5"):
+        state_from_item(item)
 
 
 def test_the_first_save_requires_that_no_item_exists(dynamodb: tuple[Any, Stubber]) -> None:
@@ -224,6 +254,37 @@ def test_alerts_are_published_with_string_attributes() -> None:
             },
         )
         SNSAlertPublisher("arn:aws:sns:us-east-1:000000000000:alerts", client=sns).publish(alert)
+        stubber.assert_no_pending_responses()
+
+
+def test_an_alert_goes_out_with_its_id_and_both_averages_as_attributes() -> None:
+    sns = client("sns")
+    cross = Cross("AAPL", "GOLDEN_CROSS", "2012-11-26T21:00:00Z", Decimal("589.53"), Decimal("580.12"), Decimal("575"))
+    strings = {
+        "alert_id": "AAPL-2012-11-26T21:00:00Z-GOLDEN_CROSS",
+        "symbol": "AAPL",
+        "signal": "GOLDEN_CROSS",
+        "price": "589.53",
+        "timestamp": "2012-11-26T21:00:00Z",
+        "sma_short": "580.12",
+        "sma_long": "575",
+        "short_window": "5",
+        "long_window": "20",
+    }
+    with Stubber(sns) as stubber:
+        stubber.add_response(
+            "publish",
+            {"MessageId": "1"},
+            {
+                "TopicArn": "arn:aws:sns:us-east-1:000000000000:alerts",
+                "Subject": "AAPL Golden Cross: uptrend",
+                "Message": ANY,
+                "MessageAttributes": {
+                    name: {"DataType": "String", "StringValue": value} for name, value in strings.items()
+                },
+            },
+        )
+        SNSAlertPublisher("arn:aws:sns:us-east-1:000000000000:alerts", client=sns).publish(build_alert(cross))
         stubber.assert_no_pending_responses()
 
 

@@ -10,7 +10,7 @@ import pytest
 from producer.recording import read_lines
 from stock_pipeline.ticks import enrich, parse_tick, to_archive_json
 from tests.conftest import FIXTURE
-from tickstack.athena import load_queries
+from tickstack.ops.athena import load_queries
 
 QUERIES = load_queries()
 

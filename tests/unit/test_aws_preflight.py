@@ -8,7 +8,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from tickstack.aws import AwsRefused, check_backend_config, check_environment, confirm, preflight, resolve_region
+from tickstack.targets.aws import AwsRefused, check_backend_config, check_environment, confirm, preflight, resolve_region
 
 IDENTITY = {"UserId": "AIDEXAMPLE", "Account": "123456789012", "Arn": "arn:aws:iam::123456789012:user/deployer"}
 

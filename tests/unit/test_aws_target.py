@@ -8,11 +8,12 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-import tickstack.aws
-from tickstack.aws import Account, AwsRefused, AwsTarget
+import tickstack.targets.aws
 from tickstack.cli import app
+from tickstack.deploy import pipeline
+from tickstack.deploy.terraform import Terraform
 from tickstack.settings import Settings
-from tickstack.terraform import Terraform
+from tickstack.targets.aws import Account, Aws, AwsRefused
 
 ACCOUNT = Account("123456789012", "arn:aws:iam::123456789012:user/deployer", "eu-west-1")
 OUTPUTS = {
@@ -20,6 +21,7 @@ OUTPUTS = {
     "stream_name": {"value": "tickstack-dev-ticks"},
     "table_name": {"value": "tickstack-dev-ticks"},
     "bucket_name": {"value": "tickstack-dev-archive-123456789012-eu-west-1"},
+    "function_names": {"value": {"process": "tickstack-dev-process", "trend": "tickstack-dev-trend"}},
 }
 
 
@@ -57,7 +59,7 @@ class Terminal(io.StringIO):
 def fake(monkeypatch):
     fake = FakeTerraform()
     monkeypatch.setattr(Terraform, "_run", lambda self, args, **kwargs: fake(self, args, **kwargs))
-    monkeypatch.setattr(tickstack.aws, "preflight", lambda session_factory: ACCOUNT)
+    monkeypatch.setattr(tickstack.targets.aws, "preflight", lambda session_factory: ACCOUNT)
     return fake
 
 
@@ -66,12 +68,33 @@ def said():
     return []
 
 
+class Deployment:
+    """The aws target driven as the CLI drives it: the shared deploy path, and the target's destroy."""
+
+    def __init__(self, target: Aws, say):
+        self.target, self.say = target, say
+
+    def deploy(self) -> dict:
+        return pipeline.deploy(self.target, self.say)
+
+    def destroy(self) -> None:
+        self.target.destroy(self.say)
+
+
 @pytest.fixture
-def target(tmp_path, said):
-    def make(**kwargs) -> AwsTarget:
+def built(monkeypatch):
+    """The Lambda package build, recorded instead of run; the functions' readiness wait, skipped."""
+    calls = []
+    monkeypatch.setattr(pipeline, "build", lambda out: calls.append(out) or "ab" * 32)
+    monkeypatch.setattr(pipeline, "wait_functions_active", lambda target, names: None)
+    return calls
+
+
+@pytest.fixture
+def target(tmp_path, said, built):
+    def make(**kwargs) -> Deployment:
         settings = Settings(home=tmp_path, port=4566, region="us-east-1", name_prefix="tickstack")
-        kwargs.setdefault("build", lambda: "ab" * 32)
-        return AwsTarget(settings, kwargs.pop("environment", "dev"), said.append, **kwargs)
+        return Deployment(Aws(settings, kwargs.pop("environment", "dev"), **kwargs), said.append)
 
     return make
 
@@ -94,7 +117,8 @@ def test_deploy_applies_exactly_the_plan_it_showed_when_auto_approved(fake, targ
     assert outputs["stream_name"] == "tickstack-dev-ticks"
     assert json.loads((tmp_path / "aws" / "outputs-dev.json").read_text())["region"] == "eu-west-1"
     assert not list((tmp_path / "aws" / "root").glob("*.tfplan"))
-    assert "make destroy-aws ENV=dev" in said[-1]
+    assert "make destroy-aws ENV=dev" in said[-2]
+    assert said[-1].startswith("deployed on aws/dev: stream tickstack-dev-ticks")
 
 
 def test_deploy_applies_after_a_typed_yes(fake, target):
@@ -106,7 +130,7 @@ def test_deploy_with_nothing_to_change_asks_nothing(fake, target, said):
     fake.changes = False
     target(stdin=io.StringIO()).deploy()
     assert "apply" not in fake.commands()
-    assert "nothing to apply" in said[-1]
+    assert "nothing to apply" in said[-2] and said[-1].startswith("deployed on aws/dev")
 
 
 def test_local_state_is_announced_with_a_warning_line(fake, target, said, tmp_path):
@@ -149,17 +173,16 @@ def test_destroy_of_an_empty_environment_asks_nothing(fake, target, said):
     assert "nothing to destroy" in said[-1]
 
 
-def test_a_refused_preflight_runs_nothing(monkeypatch, target):
+def test_a_refused_preflight_runs_nothing(monkeypatch, target, built):
     fake = FakeTerraform()
     monkeypatch.setattr(Terraform, "_run", lambda self, args, **kwargs: fake(self, args, **kwargs))
 
     def refuse(session_factory):
         raise AwsRefused("no AWS credentials found")
 
-    monkeypatch.setattr(tickstack.aws, "preflight", refuse)
-    built = []
+    monkeypatch.setattr(tickstack.targets.aws, "preflight", refuse)
     with pytest.raises(AwsRefused):
-        target(build=lambda: built.append(1) or "ab" * 32).deploy()
+        target().deploy()
     assert fake.calls == [] and built == []
 
 
@@ -168,7 +191,7 @@ def no_aws(no_aws, monkeypatch):
     """The shared machine without AWS configuration, plus a tickstack home and no tickstack settings."""
     tmp_path = no_aws
     monkeypatch.setenv("TICKSTACK_HOME", str(tmp_path / "home"))
-    for name in ("BACKEND", "TICKSTACK_ENV", "TF_BACKEND_CONFIG", "AUTO_APPROVE"):
+    for name in ("TARGET", "BACKEND", "TICKSTACK_ENV", "TF_BACKEND_CONFIG", "AUTO_APPROVE"):
         monkeypatch.delenv(name, raising=False)
 
     def never(*args, **kwargs):
@@ -180,7 +203,7 @@ def no_aws(no_aws, monkeypatch):
 
 @pytest.mark.parametrize("command", ["plan", "deploy", "destroy"])
 def test_cli_refuses_in_one_line_without_credentials(no_aws, command):
-    result = CliRunner().invoke(app, [command, "--backend", "aws"])
+    result = CliRunner().invoke(app, [command, "--target", "aws"])
 
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
@@ -190,13 +213,12 @@ def test_cli_refuses_in_one_line_without_credentials(no_aws, command):
 
 
 def test_cli_up_does_not_deploy_to_aws(no_aws):
-    result = CliRunner().invoke(app, ["up", "--backend", "aws"])
+    result = CliRunner().invoke(app, ["up", "--target", "aws"])
     assert result.exit_code == 1
     assert "make deploy-aws" in result.output
 
 
-@pytest.mark.parametrize("command", ["plan", "destroy"])
-def test_cli_plan_and_destroy_are_for_aws_only(no_aws, command):
-    result = CliRunner().invoke(app, [command, "--backend", "ministack"])
+def test_cli_destroy_is_for_the_cloud_only(no_aws):
+    result = CliRunner().invoke(app, ["destroy", "--target", "ministack"])
     assert result.exit_code == 1
-    assert "is for --backend aws" in result.output
+    assert "ministack is emptied with `tickstack down`" in result.output

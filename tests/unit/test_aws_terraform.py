@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from tickstack.deploy.terraform import TERRAFORM_DIR, Terraform
+from tickstack.errors import NotDeployed
 from tickstack.settings import Settings
-from tickstack.terraform import TERRAFORM_DIR, Terraform, TerraformError, load_outputs, outputs_file
+from tickstack.targets.aws import Aws, AwsRefused
+from tickstack.targets.localstack import ComposeLocalStack
+from tickstack.targets.ministack import MiniStack
 
-ZIP = Path("/nonexistent/stock_pipeline.zip")
+
+def say(message: str) -> None:
+    pass
 
 
 @pytest.fixture
@@ -25,7 +29,7 @@ def s3_config(tmp_path):
 
 
 def test_the_working_directory_links_every_tf_file_and_adds_only_a_backend(settings):
-    root = Terraform("ministack", settings, ZIP).prepare_working_dir()
+    root = MiniStack(settings).terraform().prepare_working_dir()
 
     sources = sorted(p.name for p in TERRAFORM_DIR.glob("*.tf"))
     linked = sorted(p.name for p in root.glob("*.tf") if p.is_symlink())
@@ -36,7 +40,7 @@ def test_the_working_directory_links_every_tf_file_and_adds_only_a_backend(setti
 
 
 def test_stale_and_foreign_tf_files_are_removed(settings):
-    terraform = Terraform("ministack", settings, ZIP)
+    terraform = MiniStack(settings).terraform()
     root = terraform.prepare_working_dir()
     (root / "gone.tf").symlink_to(TERRAFORM_DIR / "versions.tf")
     (root / "override.tf").write_text("# not from terraform/\n")
@@ -47,30 +51,30 @@ def test_stale_and_foreign_tf_files_are_removed(settings):
 
 
 def test_aws_with_a_backend_config_gets_an_s3_backend_and_emulators_never_do(settings, s3_config):
-    aws = Terraform("aws", settings, ZIP, environment="dev", backend_config=s3_config)
-    emulator = Terraform("ministack", settings, ZIP, backend_config=s3_config, environment="prod")
+    aws = Aws(settings, environment="dev", backend_config=s3_config).terraform()
+    emulator = MiniStack(settings).terraform()
 
     assert 'backend "s3" {}' in (aws.prepare_working_dir() / "backend.tf").read_text()
     assert 'backend "local" {}' in (emulator.prepare_working_dir() / "backend.tf").read_text()
-    assert emulator.backend_config is None and emulator.environment is None
+    assert emulator.backend_config is None and emulator.workspace == "default"
     assert aws.working_dir != emulator.working_dir
     assert not aws.working_dir.is_relative_to(emulator.state_dir)
     assert not emulator.working_dir.is_relative_to(aws.state_dir)
 
 
 def test_aws_local_state_lives_in_one_workspace_per_environment(settings):
-    dev = Terraform("aws", settings, ZIP, environment="dev")
-    prod = Terraform("aws", settings, ZIP, environment="prod")
-    emulator = Terraform("ministack", settings, ZIP)
+    dev = Aws(settings, environment="dev")
+    prod = Aws(settings, environment="prod")
+    emulator = MiniStack(settings)
 
-    assert dev.state_path == settings.home / "aws" / "terraform.tfstate.d" / "dev" / "terraform.tfstate"
-    assert prod.state_path == settings.home / "aws" / "terraform.tfstate.d" / "prod" / "terraform.tfstate"
-    assert emulator.state_path == settings.home / "ministack" / "terraform.tfstate"
+    assert dev.terraform().state_path == settings.home / "aws" / "terraform.tfstate.d" / "dev" / "terraform.tfstate"
+    assert prod.terraform().state_path == settings.home / "aws" / "terraform.tfstate.d" / "prod" / "terraform.tfstate"
+    assert emulator.terraform().state_path == settings.home / "ministack" / "terraform.tfstate"
     assert len({dev.outputs_path, prod.outputs_path, emulator.outputs_path}) == 3
 
 
 def test_init_points_the_local_backend_into_the_targets_state_dir(settings):
-    args = Terraform("aws", settings, ZIP, environment="staging").init_args()
+    args = Aws(settings, environment="staging").terraform().init_args()
 
     assert f"-backend-config=path={settings.home / 'aws' / 'terraform.tfstate'}" in args
     assert f"-backend-config=workspace_dir={settings.home / 'aws' / 'terraform.tfstate.d'}" in args
@@ -79,8 +83,8 @@ def test_init_points_the_local_backend_into_the_targets_state_dir(settings):
 
 
 def test_init_passes_the_s3_config_file_on_aws_only(settings, s3_config):
-    aws_args = Terraform("aws", settings, ZIP, environment="dev", backend_config=s3_config).init_args()
-    emulator_args = Terraform("localstack", settings, ZIP, backend_config=s3_config).init_args()
+    aws_args = Aws(settings, environment="dev", backend_config=s3_config).terraform().init_args()
+    emulator_args = ComposeLocalStack(settings).terraform().init_args()
 
     assert f"-backend-config={s3_config.resolve()}" in aws_args
     assert not any(str(s3_config) in arg for arg in emulator_args)
@@ -88,7 +92,7 @@ def test_init_passes_the_s3_config_file_on_aws_only(settings, s3_config):
 
 
 def test_migrating_state_copies_it_without_asking(settings, s3_config):
-    args = Terraform("aws", settings, ZIP, environment="dev", backend_config=s3_config, migrate_state=True).init_args()
+    args = Aws(settings, environment="dev", backend_config=s3_config, migrate_state=True).terraform().init_args()
     assert "-migrate-state" in args and "-force-copy" in args
 
 
@@ -96,28 +100,30 @@ def test_init_selects_the_environments_workspace(settings, monkeypatch):
     calls = []
     monkeypatch.setattr(Terraform, "run", lambda self, *args, **kw: calls.append(args) or "")
 
-    Terraform("aws", settings, ZIP, environment="prod").init()
-    Terraform("ministack", settings, ZIP).init()
+    Aws(settings, environment="prod").terraform().init()
+    MiniStack(settings).terraform().init()
 
     workspace_calls = [c for c in calls if c[0] == "workspace"]
     assert workspace_calls == [("workspace", "select", "-or-create=true", "prod")]
 
 
 def test_variables_name_the_environment_on_aws_and_the_endpoint_only_on_emulators(settings):
-    aws = Terraform("aws", settings, ZIP, environment="staging").variables()
-    emulator = Terraform("ministack", settings, ZIP).variables()
+    aws = Aws(settings, environment="staging").terraform_variables(say)
+    emulator = MiniStack(settings).terraform_variables(say)
 
     assert aws["environment"] == "staging" and "endpoint_url" not in aws
     assert emulator["endpoint_url"] == "http://127.0.0.1:4599" and "environment" not in emulator
+    assert aws["target"] == "aws" and emulator["target"] == "ministack"
 
 
 def test_aws_environment_defaults_to_tickstack_env_then_dev(settings, monkeypatch):
     monkeypatch.delenv("TICKSTACK_ENV", raising=False)
-    assert Terraform("aws", settings, ZIP).environment == "dev"
+    assert Aws(settings).environment == "dev"
     monkeypatch.setenv("TICKSTACK_ENV", "staging")
-    assert Terraform("aws", settings, ZIP).environment == "staging"
-    with pytest.raises(TerraformError, match="unknown environment"):
-        Terraform("aws", settings, ZIP, environment="qa")
+    assert Aws(settings).environment == "staging"
+    # Refused before anything is asked of AWS.
+    with pytest.raises(AwsRefused, match="unknown environment"):
+        Aws(settings, environment="qa", session_factory=pytest.fail).prepare(say)
 
 
 def test_aws_keeps_the_callers_credentials_and_drops_endpoint_overrides(settings, monkeypatch):
@@ -126,7 +132,7 @@ def test_aws_keeps_the_callers_credentials_and_drops_endpoint_overrides(settings
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:4566")
     monkeypatch.setenv("TF_WORKSPACE", "prod")
 
-    env = Terraform("aws", settings, ZIP, environment="dev")._env()
+    env = Aws(settings, environment="dev").terraform()._env()
 
     assert env["AWS_PROFILE"] == "team"
     assert env.get("AWS_ACCESS_KEY_ID") != "test"
@@ -139,7 +145,7 @@ def test_emulators_get_dummy_keys_and_never_the_callers_profile(settings, monkey
     monkeypatch.setenv("AWS_PROFILE", "team")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "real-session")
 
-    env = Terraform("ministack", settings, ZIP)._env()
+    env = MiniStack(settings).terraform()._env()
 
     assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == ("test", "test")
     assert "AWS_PROFILE" not in env and "AWS_SESSION_TOKEN" not in env
@@ -147,10 +153,13 @@ def test_emulators_get_dummy_keys_and_never_the_callers_profile(settings, monkey
 
 
 def test_aws_outputs_are_read_for_the_environment_asked_for(settings, monkeypatch):
-    outputs_file(settings, "aws", "staging").parent.mkdir(parents=True)
-    outputs_file(settings, "aws", "staging").write_text('{"stream_name": "tickstack-staging-ticks"}')
+    staging = Aws(settings, environment="staging")
+    staging.outputs_path.parent.mkdir(parents=True)
+    staging.outputs_path.write_text('{"stream_name": "tickstack-staging-ticks"}')
 
     monkeypatch.setenv("TICKSTACK_ENV", "dev")
-    assert load_outputs(settings, "aws") is None
+    assert not Aws(settings).deployed()
+    with pytest.raises(NotDeployed):
+        Aws(settings).outputs
     monkeypatch.setenv("TICKSTACK_ENV", "staging")
-    assert load_outputs(settings, "aws") == {"stream_name": "tickstack-staging-ticks"}
+    assert Aws(settings).outputs == {"stream_name": "tickstack-staging-ticks"}

@@ -1,11 +1,6 @@
-import importlib.util
 import zipfile
 
-from tests.conftest import ROOT
-
-spec = importlib.util.spec_from_file_location("build_lambda", ROOT / "scripts" / "build_lambda.py")
-build_lambda = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(build_lambda)
+from tickstack.deploy import package as build_lambda
 
 
 def make_package(root, source="X = 1\n"):
@@ -46,6 +41,7 @@ def test_the_real_package_has_both_handlers_and_what_they_import(tmp_path):
     assert "stock_pipeline/stock_trend_analysis.py" in names
     assert "aws_lambda_powertools/utilities/batch/__init__.py" in names
     assert "typing_extensions.py" in names and "jmespath/__init__.py" in names
+    assert "aws_xray_sdk/core/__init__.py" in names and "wrapt/__init__.py" in names
     assert not [n for n in names if n.endswith(".pyc") or n.startswith("boto")]
     assert build_lambda.build(tmp_path / "again.zip") == first
 
@@ -59,6 +55,8 @@ def test_the_package_runs_the_handlers_without_the_environment_site_packages(tmp
     probe = (
         "import sys; sys.path[:0] = [sys.argv[1]];"
         "import stock_pipeline.process_stock_data, stock_pipeline.stock_trend_analysis, aws_lambda_powertools;"
-        "assert aws_lambda_powertools.__file__.startswith(sys.argv[1]), aws_lambda_powertools.__file__"
+        "import aws_xray_sdk, wrapt;"
+        "assert all(m.__file__.startswith(sys.argv[1]) for m in (aws_lambda_powertools, aws_xray_sdk, wrapt)),"
+        "[m.__file__ for m in (aws_lambda_powertools, aws_xray_sdk, wrapt)]"
     )
     subprocess.run([sys.executable, "-c", probe, str(tmp_path / "real.zip")], check=True, cwd=tmp_path)

@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import FIXTURE, free_port
 from tickstack.cli import app
+from tickstack.errors import EmulatorError
 
 runner = CliRunner()
 
@@ -21,7 +22,7 @@ def deployed_but_stopped(tmp_path, monkeypatch):
     (tmp_path / "ministack" / "outputs.json").write_text(json.dumps(outputs))
     monkeypatch.setenv("TICKSTACK_HOME", str(tmp_path))
     monkeypatch.setenv("TICKSTACK_PORT", str(free_port()))  # nothing listens there
-    monkeypatch.setenv("BACKEND", "ministack")
+    monkeypatch.setenv("TARGET", "ministack")
 
 
 @pytest.mark.parametrize("command", [["alerts"], ["replay", str(FIXTURE)], ["athena", "latest"],
@@ -38,3 +39,51 @@ def test_status_still_reports_it(deployed_but_stopped):
     result = runner.invoke(app, ["status", "--json"])
     assert result.exit_code == 0
     assert json.loads(result.stdout)["running"] is False
+
+
+# --- the one error boundary ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def nothing_answers(tmp_path, monkeypatch):
+    monkeypatch.setenv("TICKSTACK_HOME", str(tmp_path))
+    monkeypatch.setenv("TICKSTACK_PORT", str(free_port()))
+    monkeypatch.setenv("TARGET", "ministack")
+    monkeypatch.delenv("TICKSTACK_DEBUG", raising=False)
+
+
+def test_a_user_error_is_one_line_without_a_traceback(nothing_answers):
+    result = runner.invoke(app, ["alerts"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert result.output.startswith("error: ministack does not answer")
+
+
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_debug_shows_the_traceback_behind_the_line(nothing_answers, monkeypatch, how):
+    args = ["--debug", "alerts"] if how == "flag" else ["alerts"]
+    if how == "environment":
+        monkeypatch.setenv("TICKSTACK_DEBUG", "1")
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, EmulatorError)
+    assert "does not answer" in str(result.exception)
+
+
+def test_a_bug_is_not_dressed_up_as_a_user_error(nothing_answers, monkeypatch):
+    from tickstack.cli import stack
+
+    def broken(target):
+        raise KeyError("a bug, not something the user can fix")
+
+    monkeypatch.setattr(stack, "describe", broken)
+    result = runner.invoke(app, ["status"])
+    assert isinstance(result.exception, KeyError)
+    assert "error:" not in result.output
+
+
+def test_version_is_the_installed_distribution():
+    from importlib.metadata import version
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"tickstack {version('tickstack')}"

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
-from tickstack import localstack as ls
+from tickstack.targets import localstack as ls
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICE = COMPOSE["services"]["localstack"]
@@ -69,4 +69,4 @@ def test_health_check_asks_localstack_health_inside_the_container():
     assert check["test"][0] == "CMD"
     assert check["test"][-1] == f"http://127.0.0.1:4566{ls.HEALTH_PATH}"
     seconds = int(check["interval"].rstrip("s")) * check["retries"] + int(check["start_period"].rstrip("s"))
-    assert 60 <= seconds <= ls.LocalStack.start.__defaults__[0]
+    assert 60 <= seconds <= ls.ComposeLocalStack.start.__defaults__[0]

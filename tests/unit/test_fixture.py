@@ -1,19 +1,16 @@
 """The shipped recording is what the script regenerates from the published source data."""
 
-import importlib.util
 import json
 from decimal import Decimal
 
-from tests.conftest import FIXTURE, ROOT
+from tests.conftest import FIXTURE
+from tickstack.ops import sample_data
 
-spec = importlib.util.spec_from_file_location("make_fixture", ROOT / "scripts" / "make_fixture.py")
-make_fixture = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(make_fixture)
 
 
 def test_fixture_is_regenerated_byte_for_byte(tmp_path):
-    rows = make_fixture.bars(make_fixture.source_path(), "AAPL")
-    ticks = make_fixture.ticks(rows, "AAPL", make_fixture.date(2012, 9, 4), make_fixture.date(2012, 12, 28))
+    rows = sample_data.bars(sample_data.source_path(), "AAPL")
+    ticks = sample_data.ticks(rows, "AAPL", sample_data.date(2012, 9, 4), sample_data.date(2012, 12, 28))
     assert "".join(json.dumps(t) + "\n" for t in ticks) == FIXTURE.read_text()
 
 

@@ -13,13 +13,13 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import free_port
-from tests.unit.test_alerts_parsing import envelope
-from tickstack import localstack as ls
+from tests.unit.test_alerts_parsing import attributes, envelope
 from tickstack.cli import app
-from tickstack.localstack import LocalStack, LocalStackEndpoint
-from tickstack.ministack import EmulatorError
+from tickstack.errors import EmulatorError
 from tickstack.settings import Settings
-from tickstack.stack import Stack
+from tickstack.targets import localstack as ls
+from tickstack.targets import make_target
+from tickstack.targets.localstack import ComposeLocalStack, LocalStack
 
 QUEUE_URL = "http://sqs.us-east-1.localhost.localstack.cloud:4566/000000000000/tickstack-alert-audit"
 FREE_TIER_SERVICES = {"kinesis": "running", "lambda": "available", "s3": "running", "sqs": "running"}
@@ -107,33 +107,51 @@ def no_token_no_image(monkeypatch):
 # --- HTTP: what works on any LocalStack, compose-run or testcontainers-run --------------------------------
 
 
+class StartedElsewhere(LocalStack):
+    """A LocalStack that something else runs: only its HTTP side is used."""
+
+    def start(self, say):
+        raise AssertionError("not started here")
+
+    def stop(self, say):
+        raise AssertionError("not stopped here")
+
+    def running(self):
+        return True
+
+
+def endpoint_at(url: str) -> LocalStack:
+    port = int(url.rsplit(":", 1)[1])
+    return StartedElsewhere(Settings(home=Path("/nonexistent"), port=port, region="us-east-1", name_prefix="t"))
+
+
 def test_peek_asks_for_json_and_returns_every_message_unconsumed(server):
     server.messages[QUEUE_URL] = [sqs_message(1, "first"), sqs_message(2, "second")]
-    endpoint = LocalStackEndpoint(server.url)
-    assert [m["Body"] for m in endpoint.peek_queue(QUEUE_URL)] == ["first", "second"]
-    assert [m["Body"] for m in endpoint.peek_queue(QUEUE_URL)] == ["first", "second"]
+    endpoint = endpoint_at(server.url)
+    assert [m["Body"] for m in endpoint.audit_messages(QUEUE_URL)] == ["first", "second"]
+    assert [m["Body"] for m in endpoint.audit_messages(QUEUE_URL)] == ["first", "second"]
     path, params, accept = server.requests[-1]
     assert (path, params, accept) == (ls.SQS_PEEK_PATH, {"QueueUrl": QUEUE_URL}, "application/json")
 
 
 def test_peek_of_one_message_and_of_none(server):
-    endpoint = LocalStackEndpoint(server.url)
-    assert endpoint.peek_queue(QUEUE_URL) == []
+    endpoint = endpoint_at(server.url)
+    assert endpoint.audit_messages(QUEUE_URL) == []
     server.messages[QUEUE_URL] = [sqs_message(1, "only")]
-    assert [m["Body"] for m in endpoint.peek_queue(QUEUE_URL)] == ["only"]
+    assert [m["Body"] for m in endpoint.audit_messages(QUEUE_URL)] == ["only"]
 
 
 def test_healthy_only_while_the_health_path_answers(server):
-    endpoint = LocalStackEndpoint(server.url)
+    endpoint = endpoint_at(server.url)
     assert endpoint.healthy()
     server.answering = False
     assert not endpoint.healthy()
-    assert not LocalStackEndpoint(f"http://127.0.0.1:{free_port()}").healthy()
+    assert not endpoint_at(f"http://127.0.0.1:{free_port()}").healthy()
 
 
 def test_free_tier_switches_glue_off_and_says_so(server):
     lines: list[str] = []
-    assert LocalStackEndpoint(server.url).terraform_vars(lines.append) == {"enable_glue": "false"}
+    assert endpoint_at(server.url).terraform_variables(lines.append)["enable_glue"] == "false"
     assert lines == ["Glue and Athena are not in LocalStack's free tier: the Glue table is switched off; "
                      "set LOCALSTACK_AUTH_TOKEN to switch it on"]
 
@@ -141,7 +159,7 @@ def test_free_tier_switches_glue_off_and_says_so(server):
 def test_a_token_on_an_image_without_glue_says_which_image_to_set(server, monkeypatch):
     monkeypatch.setenv("LOCALSTACK_AUTH_TOKEN", "ls-test-token")
     lines: list[str] = []
-    assert LocalStackEndpoint(server.url).terraform_vars(lines.append) == {"enable_glue": "false"}
+    assert endpoint_at(server.url).terraform_variables(lines.append)["enable_glue"] == "false"
     assert lines == [ls.GLUE_OFF_WITH_TOKEN]
     assert "LOCALSTACK_IMAGE" in lines[0] and "localstack/localstack:latest" in lines[0]
 
@@ -149,26 +167,29 @@ def test_a_token_on_an_image_without_glue_says_which_image_to_set(server, monkey
 def test_glue_stays_on_where_localstack_offers_glue_and_athena(server):
     server.services.update(glue="available", athena="running")
     lines: list[str] = []
-    assert LocalStackEndpoint(server.url).terraform_vars(lines.append) == {}
+    assert "enable_glue" not in endpoint_at(server.url).terraform_variables(lines.append)
     assert lines == []
 
 
 def test_tickstack_alerts_reads_the_audit_queue_on_localstack(server, settings, monkeypatch):
     golden = envelope(MessageId="m-1", Timestamp="2026-11-25T17:00:00.000Z")
-    death = envelope(MessageId="m-2", Timestamp="2026-11-25T17:00:01.000Z", Subject="AAPL Death Cross: downtrend")
+    death = envelope(MessageId="m-2", Timestamp="2026-11-25T17:00:01.000Z", Subject="AAPL Death Cross: downtrend",
+                     MessageAttributes=attributes(symbol="AAPL", signal="DEATH_CROSS", timestamp="2012-12-07T21:00:00Z"))
     server.messages[QUEUE_URL] = [sqs_message(2, death), sqs_message(1, golden), sqs_message(3, "not an alert")]
-    state = settings.backend_dir("localstack")
+    state = settings.home / "localstack"
+    state.mkdir()
     (state / "outputs.json").write_text(json.dumps({"alert_audit_queue_url": QUEUE_URL}))
-    monkeypatch.setenv("BACKEND", "localstack")
+    monkeypatch.setenv("TARGET", "localstack")
     monkeypatch.setenv("TICKSTACK_HOME", str(settings.home))
     monkeypatch.setenv("TICKSTACK_PORT", str(settings.port))
 
     result = CliRunner().invoke(app, ["alerts", "--json"])
 
     assert result.exit_code == 0, result.output
-    assert [(a["message_id"], a["subject"]) for a in json.loads(result.stdout)] == [
-        ("m-1", "AAPL Golden Cross: uptrend"), ("m-2", "AAPL Death Cross: downtrend")]
-    assert isinstance(Stack("localstack", settings).emulator, LocalStack)
+    assert [(a["sent_at"], a["subject"]) for a in json.loads(result.stdout)] == [
+        ("2026-11-25T17:00:00.000Z", "AAPL Golden Cross: uptrend"),
+        ("2026-11-25T17:00:01.000Z", "AAPL Death Cross: downtrend")]
+    assert isinstance(make_target("localstack", settings), ComposeLocalStack)
 
 
 # --- docker compose: the subprocess calls faked at the boundary -----------------------------------------
@@ -212,20 +233,28 @@ def compose(server):
     return FakeCompose(server)
 
 
-def localstack(settings, compose, docker=True) -> LocalStack:
-    return LocalStack(settings, run=compose, docker_probe=lambda: docker)
+def localstack(settings, compose, docker=True) -> ComposeLocalStack:
+    return ComposeLocalStack(settings, run=compose, docker_probe=lambda: docker)
+
+
+def said(action) -> str:
+    """What a start() or stop() said, in one line."""
+    lines: list[str] = []
+    action(lines.append)
+    assert len(lines) == 1, lines
+    return lines[0]
 
 
 def test_without_a_docker_engine_start_says_so_and_runs_nothing(settings, compose):
     with pytest.raises(EmulatorError) as error:
-        localstack(settings, compose, docker=False).start()
+        localstack(settings, compose, docker=False).start(print)
     assert str(error.value).startswith("no Docker engine answers")
-    assert "BACKEND=ministack" in str(error.value)
+    assert "TARGET=ministack" in str(error.value)
     assert compose.calls == []
 
 
 def test_start_is_compose_up_wait_on_the_settings_port(settings, compose):
-    line = localstack(settings, compose).start()
+    line = said(localstack(settings, compose).start)
     assert line == (f"LocalStack started at http://127.0.0.1:{settings.port} "
                     "(localstack/localstack:4.14.0, docker compose project tickstack)")
     up = compose.calls[-1]
@@ -237,27 +266,27 @@ def test_start_is_compose_up_wait_on_the_settings_port(settings, compose):
 
 def test_start_reuses_our_running_localstack(settings, compose, server):
     compose.running, server.answering = True, True
-    assert localstack(settings, compose).start().startswith("LocalStack already running at")
+    assert said(localstack(settings, compose).start).startswith("LocalStack already running at")
     assert "up" not in compose.subcommands()
 
 
 def test_start_refuses_a_foreign_server_on_the_port(settings, compose, server):
     server.answering = True
     with pytest.raises(EmulatorError, match="something else already answers"):
-        localstack(settings, compose).start()
+        said(localstack(settings, compose).start)
     assert "up" not in compose.subcommands()
 
 
 def test_start_without_compose_plugin_says_what_to_install(settings, compose):
     compose.returncodes["version"] = 1
     with pytest.raises(EmulatorError, match="Docker Compose plugin"):
-        localstack(settings, compose).start()
+        said(localstack(settings, compose).start)
 
 
 def test_failed_up_points_at_the_logs(settings, compose):
     compose.returncodes["up"] = 1
     with pytest.raises(EmulatorError) as error:
-        localstack(settings, compose).start()
+        said(localstack(settings, compose).start)
     assert "`docker compose up` failed (exit 1)" in str(error.value)
     assert "docker compose logs localstack" in str(error.value)
     assert "LOCALSTACK_AUTH_TOKEN" not in str(error.value)
@@ -267,13 +296,13 @@ def test_failed_up_of_a_newer_image_without_token_names_the_token(settings, comp
     monkeypatch.setenv("LOCALSTACK_IMAGE", "localstack/localstack:latest")
     compose.returncodes["up"] = 1
     with pytest.raises(EmulatorError, match=r"exits \(code 55\) without LOCALSTACK_AUTH_TOKEN"):
-        localstack(settings, compose).start()
+        said(localstack(settings, compose).start)
 
 
 def test_up_that_leaves_the_endpoint_silent_is_an_error(settings, compose):
     compose.on_up = lambda: None
     with pytest.raises(EmulatorError, match="does not answer at"):
-        localstack(settings, compose).start()
+        said(localstack(settings, compose).start)
 
 
 def test_running_asks_compose_for_the_running_service(settings, compose):
@@ -287,38 +316,38 @@ def test_running_is_false_when_docker_cannot_be_run(settings):
     def missing(command, **kwargs):
         raise FileNotFoundError("docker")
 
-    assert not LocalStack(settings, run=missing, docker_probe=lambda: True).running()
+    assert not ComposeLocalStack(settings, run=missing, docker_probe=lambda: True).running()
 
 
 def test_stop_is_compose_down_with_volumes(settings, compose, server):
     compose.running, server.answering = True, True
-    assert localstack(settings, compose).stop() == "LocalStack stopped (docker compose down -v)"
+    assert said(localstack(settings, compose).stop) == "LocalStack stopped (docker compose down -v)"
     assert compose.calls[-1]["args"] == ["down", "--volumes", "--timeout", "30"]
-    assert localstack(settings, compose).stop() == "LocalStack was not running"
+    assert said(localstack(settings, compose).stop) == "LocalStack was not running"
 
 
 def test_stop_without_a_docker_engine_has_nothing_to_do(settings, compose):
-    assert localstack(settings, compose, docker=False).stop() == "LocalStack was not running (no Docker engine answers)"
+    assert said(localstack(settings, compose, docker=False).stop) == "LocalStack was not running (no Docker engine answers)"
     assert compose.calls == []
 
 
 def test_failed_down_is_an_error(settings, compose):
     compose.returncodes["down"] = 1
     with pytest.raises(EmulatorError, match="`docker compose down` failed"):
-        localstack(settings, compose).stop()
+        said(localstack(settings, compose).stop)
 
 
 def test_tickstack_up_on_localstack_without_docker_fails_with_one_clear_line(tmp_path, monkeypatch):
     monkeypatch.setattr(ls, "docker_engine_answers", lambda: False)
-    monkeypatch.setenv("BACKEND", "localstack")
+    monkeypatch.setenv("TARGET", "localstack")
     monkeypatch.setenv("TICKSTACK_HOME", str(tmp_path))
     monkeypatch.setenv("TICKSTACK_PORT", str(free_port()))
 
     result = CliRunner().invoke(app, ["up"])
 
     assert result.exit_code == 1
-    assert "backend: localstack (asked for)" in result.output
-    assert "error: no Docker engine answers" in " ".join(result.output.split())
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "error: no Docker engine answers" in lines[0]
 
 
 def test_compose_file_is_the_project_root_one():

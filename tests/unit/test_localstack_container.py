@@ -9,7 +9,7 @@ from testcontainers.core.exceptions import ContainerStartException
 
 from tests.e2e import conftest as e2e
 from tests.unit.test_compose_file import ENVIRONMENT, SERVICE, interpolate
-from tickstack import lifecycle
+from tickstack.deploy import pipeline
 from tickstack.settings import Settings
 
 
@@ -116,60 +116,62 @@ def emulator(settings, **container_options):
 
 def test_container_emulator_starts_and_stops_network_and_container(settings):
     localstack = emulator(settings)
+    assert not localstack.running() and localstack.container is None  # nothing asked of Docker yet
+    said: list[str] = []
+    localstack.start(said.append)
     assert localstack.container.network is localstack.network
-    assert not localstack.running()
-    assert localstack.start() == (
-        "LocalStack container started at http://127.0.0.1:45123 (localstack/localstack:4.14.0)")
     assert localstack.running()
-    assert localstack.stop() == "LocalStack container and its network removed"
+    localstack.stop(said.append)
     assert not localstack.running()
+    localstack.stop(said.append)
+    assert said == ["LocalStack container started at http://127.0.0.1:45123 (localstack/localstack:4.14.0)",
+                    "LocalStack container and its network removed", "LocalStack container was not running"]
     assert localstack.network.events == ["network created", "container started", "SIGTERM, 30 s to exit",
                                          "container removed", "network removed"]
-    assert localstack.stop() == "LocalStack container was not running"
 
 
 def test_a_container_that_never_got_created_is_still_cleaned_up(settings):
     localstack = emulator(settings, created=False)
-    localstack.start()
-    localstack.stop()
+    localstack.start(print)
+    localstack.stop(print)
     assert localstack.network.events[-2:] == ["container removed", "network removed"]
 
 
 def test_a_failed_start_removes_what_it_created(settings):
     localstack = emulator(settings, fail_start=True)
     with pytest.raises(TimeoutError):
-        localstack.start()
+        localstack.start(print)
     assert localstack.network.events == ["network created", "container removed", "network removed"]
     assert not localstack.running()
 
 
 def test_without_docker_the_localstack_case_is_skipped_with_the_reason(settings):
     with pytest.raises(pytest.skip.Exception, match="^no Docker engine answers$"):
-        next(e2e.deployed("localstack", settings, [], docker_probe=lambda: False))
+        next(e2e.deployed(emulator(settings), [], docker_probe=lambda: False))
 
 
 @pytest.fixture
 def lifecycle_calls(monkeypatch):
     calls: list[str] = []
 
-    def up(stack, say):
-        calls.append(f"up {stack.backend}")
-        say(stack.emulator.start())
+    def up(target, say):
+        calls.append(f"up {target.name}")
+        target.start(say)
 
-    def down(stack, say):
-        calls.append(f"down {stack.backend}")
-        say(stack.emulator.stop())
+    def down(target, say):
+        calls.append(f"down {target.name}")
+        target.stop(say)
 
-    monkeypatch.setattr(lifecycle, "up", up)
-    monkeypatch.setattr(lifecycle, "down", down)
+    monkeypatch.setattr(pipeline, "up", up)
+    monkeypatch.setattr(pipeline, "down", down)
     return calls
 
 
 def test_with_docker_the_fixture_runs_the_shared_lifecycle_on_the_container(settings, lifecycle_calls):
     said: list[str] = []
-    stacks = e2e.deployed("localstack", settings, said, docker_probe=lambda: True, localstack=emulator)
+    stacks = e2e.deployed(emulator(settings), said, docker_probe=lambda: True)
     stack = next(stacks)
-    assert stack.backend == "localstack" and isinstance(stack.emulator, e2e.ContainerLocalStack)
+    assert stack.name == "localstack" and isinstance(stack, e2e.ContainerLocalStack)
     assert stack.settings is settings and stack.endpoint == "http://127.0.0.1:45123"
     with pytest.raises(StopIteration):
         next(stacks)
@@ -179,12 +181,12 @@ def test_with_docker_the_fixture_runs_the_shared_lifecycle_on_the_container(sett
 
 
 def test_a_failed_bring_up_still_takes_the_stack_down(settings, lifecycle_calls, monkeypatch):
-    def failing_up(stack, say):
+    def failing_up(target, say):
         lifecycle_calls.append("up localstack")
-        stack.emulator.start()
+        target.start(say)
         raise RuntimeError("terraform apply failed")
 
-    monkeypatch.setattr(lifecycle, "up", failing_up)
+    monkeypatch.setattr(pipeline, "up", failing_up)
     with pytest.raises(RuntimeError, match="terraform apply failed"):
-        next(e2e.deployed("localstack", settings, [], docker_probe=lambda: True, localstack=emulator))
+        next(e2e.deployed(emulator(settings), [], docker_probe=lambda: True))
     assert lifecycle_calls == ["up localstack", "down localstack"]

@@ -182,3 +182,8 @@ def test_dependencies_come_from_the_environment_at_first_use(monkeypatch: pytest
     assert isinstance(deps.archive, S3Archive) and deps.archive.bucket == "tickstack-archive"
     assert (deps.raw_prefix, deps.rejected_prefix) == ("raw/", "bad/")
     assert "client" not in vars(deps.ticks) and "client" not in vars(deps.archive)
+
+
+def test_tracing_is_off_outside_lambda() -> None:
+    # No X-Ray daemon listens here; Terraform sets POWERTOOLS_TRACE_DISABLED on the emulators too.
+    assert process_stock_data.tracer.disabled

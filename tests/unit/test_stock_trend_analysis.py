@@ -75,7 +75,7 @@ def test_a_stream_batch_catches_each_symbol_up_once_and_alerts_the_cross(
     # ... and said so in its logs and metrics
     assert output.messages("batch received")[0]["records"] == 4
     caught_up = {line["symbol"]: line for line in output.messages("symbol caught up")}
-    assert caught_up["AAPL"]["analysed"] == 24 and caught_up["AAPL"]["crosses"] == [f"AAPL|{minute(23)}|GOLDEN_CROSS"]
+    assert caught_up["AAPL"]["analysed"] == 24 and caught_up["AAPL"]["crosses"] == [f"AAPL-{minute(23)}-GOLDEN_CROSS"]
     assert caught_up["MSFT"]["analysed"] == 5 and caught_up["MSFT"]["crosses"] == []
     (cross,) = output.messages("cross detected")
     assert (cross["sma_short"], cross["sma_long"]) == ("36.8000", "30.9500")
@@ -198,3 +198,8 @@ def test_windows_in_the_wrong_order_are_a_configuration_error(monkeypatch: pytes
             stock_trend_analysis.dependencies()
     finally:
         stock_trend_analysis.dependencies.cache_clear()
+
+
+def test_tracing_is_off_outside_lambda() -> None:
+    # No X-Ray daemon listens here; Terraform sets POWERTOOLS_TRACE_DISABLED on the emulators too.
+    assert stock_trend_analysis.tracer.disabled

@@ -9,10 +9,8 @@ import pytest
 from stock_pipeline.ticks import (
     InvalidTick,
     Tick,
-    archive_key,
     enrich,
     parse_tick,
-    rejected_key,
     to_archive_json,
     validate_tick,
 )
@@ -117,16 +115,6 @@ def test_archive_json_has_numbers_and_sorted_keys() -> None:
     assert decoded["volume"] == 4625000 and isinstance(decoded["volume"], int)
     assert decoded["change_percent"] == 3.1549
     assert decoded["anomaly"] == "No"
-
-
-def test_archive_and_rejected_keys_follow_the_contract() -> None:
-    item = enrich(validate_tick(raw_tick()))
-
-    assert archive_key(item, "raw-data/") == "raw-data/AAPL/2012-11-26T21:00:00Z.json"
-    assert rejected_key("rejected/", "2012-11-26", "shardId-000000000000", "4965") == (
-        "rejected/2012-11-26/shardId-000000000000-4965.json"
-    )
-    assert rejected_key("rejected/", "2012-11-26", None, "4965") == "rejected/2012-11-26/unknown-4965.json"
 
 
 # --- normalisation that is accepted -------------------------------------------------------------

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stock_pipeline.contract import ALERT_ATTRIBUTES
 from stock_pipeline.trend import (
     DEATH_CROSS,
     GOLDEN_CROSS,
@@ -114,8 +116,8 @@ def test_a_cross_carries_the_price_and_both_averages() -> None:
         timestamp=minute(23),
         price=Decimal(61),
         # (21 + 21 + 21 + 60 + 61) / 5 and (36 + 35 + ... + 21 + 21 + 21 + 60 + 61) / 20
-        sma5=Decimal("36.8000"),
-        sma20=Decimal("30.9500"),
+        sma_short=Decimal("36.8000"),
+        sma_long=Decimal("30.9500"),
     )
 
 
@@ -222,16 +224,20 @@ def test_golden_cross_alert_uses_the_reference_wording() -> None:
     alert = build_alert(cross(GOLDEN_CROSS))
 
     assert alert.subject == "AAPL Golden Cross: uptrend"
-    headline, detail = alert.message.split("\n")
+    headline, detail, alert_id_line = alert.message.split("\n")
     assert headline == "AAPL is in an Uptrend. Consider a buy opportunity."
     assert detail == "Price 589.53, SMA-5 580.1200, SMA-20 575.0000 at 2012-11-26T21:00:00Z."
+    assert alert_id_line == "Alert ID: AAPL-2012-11-26T21:00:00Z-GOLDEN_CROSS"
     assert alert.attributes == {
+        "alert_id": "AAPL-2012-11-26T21:00:00Z-GOLDEN_CROSS",
         "symbol": "AAPL",
         "signal": "GOLDEN_CROSS",
         "price": "589.53",
-        "sma5": "580.1200",
-        "sma20": "575.0000",
         "timestamp": "2012-11-26T21:00:00Z",
+        "sma_short": "580.1200",
+        "sma_long": "575.0000",
+        "short_window": "5",
+        "long_window": "20",
     }
 
 
@@ -241,6 +247,27 @@ def test_death_cross_alert_uses_the_reference_wording() -> None:
     assert alert.subject == "AAPL Death Cross: downtrend"
     assert alert.message.split("\n")[0] == "AAPL is in a Downtrend. Consider selling."
     assert alert.attributes["signal"] == "DEATH_CROSS"
+    assert alert.attributes["alert_id"] == "AAPL-2012-11-26T21:00:00Z-DEATH_CROSS"
+    assert alert.message.split("\n")[-1] == "Alert ID: AAPL-2012-11-26T21:00:00Z-DEATH_CROSS"
+
+
+def test_the_alert_names_the_configured_windows() -> None:
+    # GIVEN a cross found with SMA-3 against SMA-10
+    cross_3_10 = replace(cross(GOLDEN_CROSS), short_window=3, long_window=10)
+
+    alert = build_alert(cross_3_10)
+
+    # THEN the text and the attributes say which averages crossed; the id does not depend on them
+    assert alert.message.split("\n")[1] == "Price 589.53, SMA-3 580.1200, SMA-10 575.0000 at 2012-11-26T21:00:00Z."
+    assert (alert.attributes["short_window"], alert.attributes["long_window"]) == ("3", "10")
+    assert alert.attributes["alert_id"] == cross_3_10.alert_id == cross(GOLDEN_CROSS).alert_id
+
+
+def test_every_alert_attribute_is_a_contract_name() -> None:
+    alert = build_alert(cross(GOLDEN_CROSS))
+
+    assert sorted(alert.attributes) == sorted(ALERT_ATTRIBUTES)
+    assert all(isinstance(value, str) for value in alert.attributes.values())
 
 
 def test_an_unknown_signal_has_no_alert() -> None:

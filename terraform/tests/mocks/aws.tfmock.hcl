@@ -117,3 +117,35 @@ override_resource {
   target = aws_s3_bucket.archive
   values = { arn = "arn:aws:s3:::archive" }
 }
+
+# The policy documents' JSON is rendered by the real provider only. Each gets a
+# distinct stand-in, so assertions can tell which document a role or a merge
+# uses; the statements themselves are asserted on the documents' inputs.
+mock_data "aws_iam_policy_document" {
+  defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+}
+
+override_data {
+  target = data.aws_iam_policy_document.lambda_assume_role
+  values = { json = "{\"Id\":\"lambda_assume_role\"}" }
+}
+
+override_data {
+  target = data.aws_iam_policy_document.function_common["process"]
+  values = { json = "{\"Id\":\"function_common.process\"}" }
+}
+
+override_data {
+  target = data.aws_iam_policy_document.function_common["trend"]
+  values = { json = "{\"Id\":\"function_common.trend\"}" }
+}
+
+override_data {
+  target = data.aws_iam_policy_document.process
+  values = { json = "{\"Id\":\"process\"}" }
+}
+
+override_data {
+  target = data.aws_iam_policy_document.trend
+  values = { json = "{\"Id\":\"trend\"}" }
+}

@@ -9,8 +9,10 @@ from typing import Callable, Iterable
 
 from producer.kinesis import KinesisSink, Sent
 from producer.recording import RecordedLine, read_lines
+from stock_pipeline.adapters import DynamoDBTrendStateStore
+from stock_pipeline.contract import REJECTED_PREFIX, TickItem, rejected_sequence_number
 from stock_pipeline.ticks import InvalidTick, parse_tick
-from tickstack.stack import Stack
+from tickstack.targets import Target
 from tickstack.waiting import wait_until
 
 BATCH_GET_LIMIT = 100
@@ -45,7 +47,7 @@ def classify(lines: Iterable[RecordedLine], report: ReplayReport) -> list[Record
 
 
 def replay(
-    stack: Stack,
+    target: Target,
     paths: list[Path],
     speed: float | None = None,
     on_sent: Callable[[int], None] = lambda n: None,
@@ -53,7 +55,7 @@ def replay(
     """Send every recorded line; with ``speed`` at most that many ticks per second, else as fast as accepted."""
     report = ReplayReport()
     lines = classify(read_lines(paths), report)
-    sink = KinesisSink(stack.client("kinesis"), stack.outputs["stream_name"])
+    sink = KinesisSink(target.client("kinesis"), target.outputs["stream_name"])
     records = [(line.partition_key, line.data) for line in lines]
     if speed is None:
         chunk, pause = 500, 0.0
@@ -71,52 +73,51 @@ def replay(
     return report
 
 
-def _stored_keys(stack: Stack, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
-    dynamodb = stack.client("dynamodb")
-    table = stack.outputs["table_name"]
+def _stored_keys(target: Target, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    dynamodb = target.client("dynamodb")
+    table = target.outputs["table_name"]
     found: set[tuple[str, str]] = set()
     for start in range(0, len(keys), BATCH_GET_LIMIT):
         request = {
             table: {
-                "Keys": [{"symbol": {"S": s}, "timestamp": {"S": t}} for s, t in keys[start:start + BATCH_GET_LIMIT]],
-                "ProjectionExpression": "symbol, #ts",
-                "ExpressionAttributeNames": {"#ts": "timestamp"},
+                "Keys": [{TickItem.SYMBOL: {"S": s}, TickItem.TIMESTAMP: {"S": t}}
+                         for s, t in keys[start:start + BATCH_GET_LIMIT]],
+                "ProjectionExpression": "#symbol, #ts",
+                "ExpressionAttributeNames": {"#symbol": TickItem.SYMBOL, "#ts": TickItem.TIMESTAMP},
             }
         }
         while request:
             response = dynamodb.batch_get_item(RequestItems=request)
             for item in response["Responses"].get(table, []):
-                found.add((item["symbol"]["S"], item["timestamp"]["S"]))
+                found.add((item[TickItem.SYMBOL]["S"], item[TickItem.TIMESTAMP]["S"]))
             request = response.get("UnprocessedKeys") or {}
     return found
 
 
-def _trend_caught_up(stack: Stack, newest: dict[str, str]) -> bool:
-    dynamodb = stack.client("dynamodb")
-    table = stack.outputs["trend_state_table_name"]
+def _trend_caught_up(target: Target, newest: dict[str, str]) -> bool:
+    """True once each symbol's analysis has reached its newest tick and published everything it found."""
+    states = DynamoDBTrendStateStore(target.outputs["trend_state_table_name"], client=target.client("dynamodb"))
     for symbol, timestamp in newest.items():
-        item = dynamodb.get_item(TableName=table, Key={"symbol": {"S": symbol}}, ConsistentRead=True).get("Item")
-        if not item or item.get("last_timestamp", {}).get("S", "") < timestamp:
-            return False
-        if item.get("pending", {}).get("L"):
+        stored = states.get(symbol)
+        if stored is None or (stored.trend.last_timestamp or "") < timestamp or stored.pending:
             return False
     return True
 
 
-def _quarantined(stack: Stack, sent: list[Sent], invalid: list[RecordedLine]) -> bool:
+def _quarantined(target: Target, sent: list[Sent], invalid: list[RecordedLine]) -> bool:
     if not invalid:
         return True
     invalid_data = {line.data for line in invalid}
     wanted = {s.sequence_number for s in sent if s.data in invalid_data}
-    s3 = stack.client("s3")
+    prefix = target.outputs.get("rejected_prefix", REJECTED_PREFIX)
+    s3 = target.client("s3")
     found = set()
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.outputs["bucket_name"], Prefix="rejected/"):
-        for obj in page.get("Contents", []):
-            found.update(seq for seq in wanted if obj["Key"].endswith(f"-{seq}.json"))
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=target.outputs["bucket_name"], Prefix=prefix):
+        found.update(rejected_sequence_number(obj["Key"], prefix) for obj in page.get("Contents", []))
     return found >= wanted
 
 
-def wait_processed(stack: Stack, report: ReplayReport, timeout: float = 180.0,
+def wait_processed(target: Target, report: ReplayReport, timeout: float = 180.0,
                    on_progress: Callable[[int, int], None] = lambda done, total: None) -> None:
     """Return once every valid tick is stored, analysed for crosses, and every invalid one quarantined."""
     keys = list(report.valid_keys)
@@ -124,12 +125,12 @@ def wait_processed(stack: Stack, report: ReplayReport, timeout: float = 180.0,
     total = len(keys)
 
     def stored() -> bool:
-        remaining.difference_update(_stored_keys(stack, sorted(remaining)))
+        remaining.difference_update(_stored_keys(target, sorted(remaining)))
         on_progress(total - len(remaining), total)
         return not remaining
 
-    wait_until(stored, timeout=timeout, what=f"{total} ticks in {stack.outputs['table_name']}")
-    wait_until(lambda: _trend_caught_up(stack, report.newest_per_symbol), timeout=timeout,
+    wait_until(stored, timeout=timeout, what=f"{total} ticks in {target.outputs['table_name']}")
+    wait_until(lambda: _trend_caught_up(target, report.newest_per_symbol), timeout=timeout,
                what="the trend analysis to reach the newest tick")
-    wait_until(lambda: _quarantined(stack, report.sent, [line for line, _ in report.invalid]), timeout=timeout,
+    wait_until(lambda: _quarantined(target, report.sent, [line for line, _ in report.invalid]), timeout=timeout,
                what=f"{len(report.invalid)} invalid ticks to be quarantined")

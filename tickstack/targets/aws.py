@@ -9,7 +9,7 @@ plan shown.
 
 from __future__ import annotations
 
-import dataclasses
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -20,19 +20,25 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from tickstack.deploy.terraform import Terraform, TerraformError
+from tickstack.errors import TargetError
 from tickstack.settings import Settings
-from tickstack.terraform import ENVIRONMENTS, Terraform, TerraformError
+from tickstack.targets.base import Say, Target
 
-Say = Callable[[str], None]
 Ask = Callable[[str], str]
 ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL"
+# One Terraform workspace per environment; names carry it (terraform/locals.tf).
+ENVIRONMENTS = ("dev", "staging", "prod")
+DEFAULT_ENVIRONMENT = "dev"
 
 
-class AwsRefused(RuntimeError):
+class AwsRefused(TargetError):
     """Why the aws target will not go ahead, in one line."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(" ".join(reason.split()))
+
+def current_environment() -> str:
+    """The environment the commands address: $TICKSTACK_ENV, else dev."""
+    return os.environ.get("TICKSTACK_ENV") or DEFAULT_ENVIRONMENT
 
 
 @dataclass(frozen=True)
@@ -112,46 +118,105 @@ def confirm(question: str, auto_approve: bool, stdin: TextIO | None = None, ask:
         raise AwsRefused("not confirmed: nothing was changed")
 
 
-@dataclass
-class AwsTarget:
-    """One environment of the pipeline in the caller's AWS account."""
+class Aws(Target):
+    """One environment of the pipeline in the caller's AWS account.
 
-    settings: Settings
-    environment: str
-    say: Say
-    backend_config: Path | None = None
-    migrate_state: bool = False
-    auto_approve: bool = False
-    stdin: TextIO | None = None
-    ask: Ask = input
-    session_factory: Callable[[], boto3.session.Session] = boto3.session.Session
-    build: Callable[[], str] | None = None
-    """Builds the Lambda package and returns its SHA-256; the very package the e2e tests deploy."""
+    Credentials come from the standard chain and the region from AWS_REGION, AWS_DEFAULT_REGION or
+    the profile; `prepare` refuses in one line without them. Terraform state is per environment (a
+    workspace), local unless an S3 backend is configured. Every change is shown as a plan first and
+    applied only after a typed "yes" (or AUTO_APPROVE); the plan applied is exactly the plan shown.
+    """
 
-    def _prepare(self) -> tuple[Account, Terraform]:
+    name = "aws"
+
+    def __init__(
+        self,
+        settings: Settings,
+        environment: str | None = None,
+        backend_config: Path | None = None,
+        migrate_state: bool = False,
+        auto_approve: bool = False,
+        stdin: TextIO | None = None,
+        ask: Ask = input,
+        session_factory: Callable[[], boto3.session.Session] = boto3.session.Session,
+    ) -> None:
+        super().__init__(settings)
+        self.environment = environment or current_environment()
+        self.backend_config = backend_config
+        self.migrate_state = migrate_state
+        self.auto_approve = auto_approve
+        self.stdin = stdin
+        self.ask = ask
+        self.session_factory = session_factory
+        self.account: Account | None = None
+
+    @property
+    def region(self) -> str:
+        if self.account is not None:
+            return self.account.region
+        # The region the deployment went to, which may have come from a profile rather than the environment.
+        if self.outputs_path.exists():
+            deployed = json.loads(self.outputs_path.read_text()).get("region")
+            if deployed:
+                return deployed
+        return self.settings.region
+
+    @property
+    def outputs_path(self) -> Path:
+        return self.home / f"outputs-{self.environment}.json"
+
+    def describe(self) -> dict:
+        return {**super().describe(), "environment": self.environment}
+
+    # An AWS deployment is not started or stopped: it is deployed and destroyed.
+    def start(self, say: Say) -> None:
+        raise TargetError("`up` starts an emulator; to deploy to AWS use `make deploy-aws` "
+                          "(tickstack deploy --target aws), which shows the plan first")
+
+    def stop(self, say: Say) -> None:
+        raise TargetError("`down` stops an emulator; to remove the cloud deployment use `make destroy-aws`")
+
+    def running(self) -> bool:
+        return self.deployed()
+
+    def session(self) -> boto3.session.Session:
+        return boto3.session.Session(region_name=self.region)
+
+    def prepare(self, say: Say) -> None:
         check_environment(self.environment)
-        backend_config = check_backend_config(self.backend_config)
-        account = preflight(self.session_factory)
-        self.say(f"{account.describe()}, environment {self.environment}")
-        settings = dataclasses.replace(self.settings, region=account.region)
-        terraform = Terraform(
-            "aws",
-            settings,
-            _lambda_zip(),
-            environment=self.environment,
-            backend_config=backend_config,
+        self.backend_config = check_backend_config(self.backend_config)
+        self.account = preflight(self.session_factory)
+        say(f"{self.account.describe()}, environment {self.environment}")
+
+    def terraform_variables(self, say: Say) -> dict[str, str]:
+        return {**super().terraform_variables(say), "environment": self.environment}
+
+    def terraform(self, variables: dict[str, str] | None = None) -> Terraform:
+        env = dict(os.environ)
+        # The provider honours AWS_ENDPOINT_URL*: left over from emulator work, it would send the
+        # aws target to an emulator. Real AWS means AWS's own endpoints.
+        for name in [n for n in env if n.startswith(ENDPOINT_VARIABLE)]:
+            del env[name]
+        return Terraform(
+            state_dir=self.home,
+            outputs_path=self.outputs_path,
+            variables=variables or {},
+            env=env,
+            label=f"aws/{self.environment}",
+            workspace=self.environment,
+            backend_config=self.backend_config,
             migrate_state=self.migrate_state,
         )
-        if backend_config is None:
-            self.say(
+
+    def init_terraform(self, terraform: Terraform, say: Say) -> None:
+        if self.backend_config is None:
+            say(
                 f"warning: Terraform state for aws/{self.environment} is kept on this machine only "
                 f"({terraform.state_path}); for a team, share it on S3 with DynamoDB locking: "
                 "TF_BACKEND_CONFIG=terraform/backend-s3.hcl (see terraform/backend-s3.hcl.example)"
             )
         else:
-            self.say(f"state: {terraform.state_location}")
-        digest = (self.build or _build_lambda_zip)()
-        self.say(f"Lambda package built: sha256 {digest[:12]}, the package the end-to-end tests deploy")
+            say(f"state: {terraform.state_location}")
         try:
             terraform.init()
         except TerraformError as exc:
@@ -159,35 +224,30 @@ class AwsTarget:
                 f"{exc}; if Terraform says the backend configuration changed, rerun with MIGRATE_STATE=1 "
                 "to copy the existing state into the new backend"
             ) from exc
-        return account, terraform
 
-    def plan(self) -> None:
-        _, terraform = self._prepare()
-        terraform.plan()
-
-    def deploy(self) -> dict:
-        account, terraform = self._prepare()
+    def apply(self, terraform: Terraform, say: Say) -> dict:
+        """Show the plan, ask, and apply exactly that plan."""
         plan_file = terraform.working_dir / f"{self.environment}.tfplan"
         try:
             changes = terraform.plan_to_file(plan_file)
             if not changes:
-                self.say(f"aws/{self.environment} already matches the configuration: nothing to apply")
+                say(f"aws/{self.environment} already matches the configuration: nothing to apply")
                 return terraform.save_outputs()
             confirm(
-                f"Apply this plan to account {account.account_id} ({account.region}, {self.environment})?",
+                f"Apply this plan to account {self.account.account_id} ({self.account.region}, {self.environment})?",
                 self.auto_approve, self.stdin, self.ask,
             )
             outputs = terraform.apply_plan(plan_file)
         finally:
             plan_file.unlink(missing_ok=True)
-        self.say(
-            f"deployed aws/{self.environment}: stream {outputs['stream_name']}, table {outputs['table_name']}, "
-            f"bucket {outputs['bucket_name']}; remove it all with `make destroy-aws ENV={self.environment}`"
-        )
+        say(f"remove it all with `make destroy-aws ENV={self.environment}`")
         return outputs
 
-    def destroy(self) -> None:
-        account, terraform = self._prepare()
+    def destroy(self, say: Say) -> None:
+        self.prepare(say)
+        terraform = self.terraform(self.terraform_variables(say))
+        self.init_terraform(terraform, say)
+        account = self.account
         plan_file = terraform.working_dir / f"{self.environment}-destroy.tfplan"
         try:
             changes = terraform.plan_to_file(plan_file, destroy=True)
@@ -195,11 +255,11 @@ class AwsTarget:
             plan_file.unlink(missing_ok=True)
         if not changes:
             terraform.outputs_path.unlink(missing_ok=True)
-            self.say(f"nothing is deployed in aws/{self.environment}: nothing to destroy")
+            say(f"nothing is deployed in aws/{self.environment}: nothing to destroy")
             return
         bucket_held = "aws_s3_bucket.archive" in terraform.resources()
         if bucket_held:
-            self.say("the archive bucket is emptied first: every archived tick and every object version goes with it")
+            say("the archive bucket is emptied first: every archived tick and every object version goes with it")
         confirm(
             f"Destroy everything above in account {account.account_id} ({account.region}, {self.environment})?",
             self.auto_approve, self.stdin, self.ask,
@@ -211,16 +271,8 @@ class AwsTarget:
             terraform.run("apply", "-input=false", "-auto-approve", "-target=aws_s3_bucket.archive",
                           *terraform.var_args(), force)
         terraform.destroy(force)
-        self.say(f"aws/{self.environment} destroyed: nothing of it is left in account {account.account_id}")
+        say(f"aws/{self.environment} destroyed: nothing of it is left in account {account.account_id}")
 
-
-def _lambda_zip() -> Path:
-    from tickstack.stack import LAMBDA_ZIP
-
-    return LAMBDA_ZIP
-
-
-def _build_lambda_zip() -> str:
-    from tickstack.lifecycle import build_lambda_zip
-
-    return build_lambda_zip()
+    def audit_messages(self, queue_url: str) -> list[dict]:
+        raise TargetError("on aws the alerts reach the topic's email/SMS subscribers; "
+                          "`tickstack alerts` reads an emulated topic")

@@ -1,4 +1,4 @@
-"""Named SQL queries over the archive (athena/queries.sql), run through Athena on any backend."""
+"""Named SQL queries over the archive (athena/queries.sql), run through Athena on any target."""
 
 from __future__ import annotations
 
@@ -6,15 +6,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from tickstack.errors import TickstackError
 from tickstack.settings import PROJECT_ROOT
-from tickstack.stack import Stack
+from tickstack.targets import Target
 from tickstack.waiting import wait_until
 
 QUERIES_FILE = PROJECT_ROOT / "athena" / "queries.sql"
 _NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
 
-class QueryFailed(RuntimeError):
+class QueryFailed(TickstackError):
     pass
 
 
@@ -41,12 +42,12 @@ def load_queries(path: Path = QUERIES_FILE) -> dict[str, NamedQuery]:
     return queries
 
 
-def run_query(stack: Stack, sql: str, timeout: float = 120.0) -> tuple[list[str], list[list[str | None]]]:
+def run_query(target: Target, sql: str, timeout: float = 120.0) -> tuple[list[str], list[list[str | None]]]:
     """Run ``sql`` in the archive's Glue database; return column names and rows as text."""
-    outputs = stack.outputs
+    outputs = target.outputs
     if not outputs.get("glue_table"):
-        raise QueryFailed(f"the Glue table is switched off on {stack.backend}, so Athena has nothing to query")
-    athena = stack.client("athena")
+        raise QueryFailed(f"the Glue table is switched off on {target.name}, so Athena has nothing to query")
+    athena = target.client("athena")
     query_id = athena.start_query_execution(
         QueryString=sql,
         QueryExecutionContext={"Database": outputs["glue_database"]},

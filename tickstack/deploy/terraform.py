@@ -1,10 +1,11 @@
-"""Run the one Terraform root against a backend, with state kept apart per backend.
+"""Run the one Terraform root for a target, with state kept apart per target.
 
 Terraform runs in a working directory of its own per target, ``<home>/<target>/root``: links to
 every ``terraform/*.tf`` (so no resource is defined twice) plus a generated ``backend.tf``. A
-backend's type cannot be switched by ``-backend-config`` alone, so this is where the aws target
-gets an S3 backend while every emulator keeps local state; the targets share no file, no working
-directory, no ``.terraform`` data directory and no backend.
+backend's type cannot be switched by ``-backend-config`` alone, so this is where a target with
+shared state gets an S3 backend while the others keep local state; the targets share no file, no
+working directory, no ``.terraform`` data directory and no backend. What differs per target (its
+variables, environment, workspace and backend) is handed in by the target.
 """
 
 from __future__ import annotations
@@ -17,14 +18,12 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tickstack.settings import EMULATED, PROJECT_ROOT, Settings
+from tickstack.errors import TickstackError
+from tickstack.settings import PROJECT_ROOT
 
 TERRAFORM_DIR = PROJECT_ROOT / "terraform"
 # Where this machine keeps providers for offline init; elsewhere init uses the registry.
 DEFAULT_PLUGIN_DIR = Path("/opt/tf-plugins")
-# One Terraform workspace per environment on the aws target; names carry it (terraform/locals.tf).
-ENVIRONMENTS = ("dev", "staging", "prod")
-DEFAULT_ENVIRONMENT = "dev"
 GENERATED_BACKEND = "backend.tf"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -36,7 +35,7 @@ terraform {{
 """
 
 
-class TerraformError(RuntimeError):
+class TerraformError(TickstackError):
     pass
 
 
@@ -47,45 +46,25 @@ def plugin_dir() -> Path | None:
     return DEFAULT_PLUGIN_DIR if (DEFAULT_PLUGIN_DIR / "registry.terraform.io").is_dir() else None
 
 
-def current_environment() -> str:
-    """The aws environment the commands address: $TICKSTACK_ENV, else dev."""
-    return os.environ.get("TICKSTACK_ENV") or DEFAULT_ENVIRONMENT
-
-
-def outputs_file(settings: Settings, backend: str, environment: str | None = None) -> Path:
-    if backend == "aws":
-        return settings.home / "aws" / f"outputs-{environment or current_environment()}.json"
-    return settings.home / backend / "outputs.json"
-
-
 @dataclass
 class Terraform:
-    backend: str
-    settings: Settings
-    lambda_zip: Path
-    extra_vars: dict[str, str] = field(default_factory=dict)
-    quiet: bool = False
-    environment: str | None = None
-    """aws only: dev, staging or prod, the Terraform workspace and part of every resource name."""
+    state_dir: Path
+    """The target's directory: state, working directory and Terraform's data directory live here."""
+    outputs_path: Path
+    """Where the outputs of the last apply are saved for the CLI to read."""
+    variables: dict[str, str]
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    """The environment Terraform runs in, credentials included."""
+    label: str = "terraform"
+    """How messages name this deployment, e.g. "ministack" or "aws/dev"."""
+    workspace: str = "default"
     backend_config: Path | None = None
-    """aws only: a -backend-config file for the S3 backend; None keeps the state on this machine."""
+    """A -backend-config file for the S3 backend; None keeps the state on this machine."""
+    reconfigure: bool = False
+    """Re-point the backend without asking (safe where the state directory never moves)."""
     migrate_state: bool = False
-    """aws only: copy the existing state into a newly configured backend on init."""
-
-    def __post_init__(self) -> None:
-        if self.backend in EMULATED:
-            # An emulator's state lives and dies with the emulator: always local, never an environment.
-            self.environment = None
-            self.backend_config = None
-            self.migrate_state = False
-        elif self.environment is None:
-            self.environment = current_environment()
-        if self.environment is not None and self.environment not in ENVIRONMENTS:
-            raise TerraformError(f"unknown environment {self.environment!r}: choose one of {', '.join(ENVIRONMENTS)}")
-
-    @property
-    def state_dir(self) -> Path:
-        return self.settings.backend_dir(self.backend)
+    """Copy the existing state into a newly configured backend on init."""
+    quiet: bool = False
 
     @property
     def working_dir(self) -> Path:
@@ -96,17 +75,13 @@ class Terraform:
         return "s3" if self.backend_config is not None else "local"
 
     @property
-    def workspace(self) -> str:
-        return self.environment or "default"
-
-    @property
     def workspace_dir(self) -> Path:
         """Where the local backend keeps the state of every workspace but the default one."""
         return self.state_dir / "terraform.tfstate.d"
 
     @property
     def state_path(self) -> Path:
-        """The local state file of this target (and environment); meaningless with the S3 backend."""
+        """The local state file of this target (and workspace); meaningless with the S3 backend."""
         if self.workspace == "default":
             return self.state_dir / "terraform.tfstate"
         return self.workspace_dir / self.workspace / "terraform.tfstate"
@@ -117,41 +92,13 @@ class Terraform:
             return f"S3 backend configured by {self.backend_config}, workspace {self.workspace}"
         return str(self.state_path)
 
-    @property
-    def outputs_path(self) -> Path:
-        return outputs_file(self.settings, self.backend, self.environment)
-
-    def variables(self) -> dict[str, str]:
-        values = {
-            "target": self.backend,
-            "region": self.settings.region,
-            "name_prefix": self.settings.name_prefix,
-            "lambda_zip_path": str(self.lambda_zip),
-        }
-        if self.backend in EMULATED:
-            values["endpoint_url"] = self.settings.endpoint
-        if self.environment is not None:
-            values["environment"] = self.environment
-        values.update(self.extra_vars)
-        return values
-
     def _env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        # Provider plugins and modules per backend: switching target never reuses another's working data.
+        env = dict(self.env)
+        # Provider plugins and modules per target: switching target never reuses another's working data.
         env["TF_DATA_DIR"] = str(self.state_dir / ".terraform")
         env.setdefault("TF_IN_AUTOMATION", "1")
         # The workspace is chosen by `workspace select`, never by a variable left in the caller's shell.
         env.pop("TF_WORKSPACE", None)
-        if self.backend in EMULATED:
-            # Emulators accept any credentials; never let a real profile leak into local work.
-            env.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test")
-            env.pop("AWS_PROFILE", None)
-            env.pop("AWS_SESSION_TOKEN", None)
-        else:
-            # The provider honours AWS_ENDPOINT_URL*: left over from emulator work, it would send the
-            # aws target to an emulator. Real AWS means AWS's own endpoints.
-            for name in [n for n in env if n.startswith("AWS_ENDPOINT_URL")]:
-                del env[name]
         return env
 
     def prepare_working_dir(self) -> Path:
@@ -168,7 +115,7 @@ class Terraform:
             link = root / name
             if not link.is_symlink():
                 link.symlink_to(source)
-        reason = "state on S3 for a team" if self.backend_kind == "s3" else f"local state for {self.backend}"
+        reason = "state on S3 for a team" if self.backend_kind == "s3" else f"local state for {self.label}"
         backend_tf = root / GENERATED_BACKEND
         text = _BACKEND_BLOCK.format(kind=self.backend_kind, reason=reason)
         if not backend_tf.exists() or backend_tf.read_text() != text:
@@ -181,19 +128,19 @@ class Terraform:
     def _run(self, args: list[str], capture: bool = False, ok_codes: tuple[int, ...] = (0,)) -> tuple[int, str]:
         binary = shutil.which("terraform")
         if binary is None:
-            raise TerraformError("terraform is not on PATH: install Terraform >= 1.6 (see README, Prerequisites)")
+            raise TerraformError("terraform is not on PATH: install Terraform >= 1.9 (see README, Prerequisites)")
         command = [binary, f"-chdir={self.prepare_working_dir()}", *args]
+        captured = capture or self.quiet
         result = subprocess.run(
             command,
             env=self._env(),
             text=True,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE if capture or self.quiet else None,
-            stderr=subprocess.PIPE if capture or self.quiet else None,
+            stdout=subprocess.PIPE if captured else None,
+            stderr=subprocess.PIPE if captured else None,
             check=False,
         )
         if result.returncode not in ok_codes:
-            captured = capture or self.quiet
             detail = _ANSI.sub("", result.stderr or "").strip()[-2000:] if captured else "see the output above"
             raise TerraformError(f"terraform {args[0]} failed ({result.returncode}): {detail}")
         return result.returncode, result.stdout or ""
@@ -205,13 +152,12 @@ class Terraform:
         else:
             args.append(f"-backend-config=path={self.state_dir / 'terraform.tfstate'}")
             args.append(f"-backend-config=workspace_dir={self.workspace_dir}")
-        if self.backend in EMULATED:
-            # The emulator's state directory is the only one it ever had: re-pointing is always safe.
+        if self.reconfigure:
             args.append("-reconfigure")
         elif self.migrate_state:
             args += ["-migrate-state", "-force-copy"]
-        # Otherwise, on aws, a backend that differs from the last init stops Terraform with its own
-        # message instead of silently starting from empty state.
+        # Otherwise a backend that differs from the last init stops Terraform with its own message
+        # instead of silently starting from empty state.
         plugins = plugin_dir()
         if plugins is not None:
             args.append(f"-plugin-dir={plugins}")
@@ -223,13 +169,10 @@ class Terraform:
             self.run("workspace", "select", "-or-create=true", self.workspace)
 
     def var_args(self) -> list[str]:
-        return [f"-var={name}={value}" for name, value in self.variables().items()]
+        return [f"-var={name}={value}" for name, value in self.variables.items()]
 
-    def apply(self, auto_approve: bool = True) -> dict:
-        args = ["apply", "-input=false", *self.var_args()]
-        if auto_approve:
-            args.append("-auto-approve")
-        self.run(*args)
+    def apply(self) -> dict:
+        self.run("apply", "-input=false", "-auto-approve", *self.var_args())
         return self.save_outputs()
 
     def plan(self, *extra: str) -> str:
@@ -249,7 +192,7 @@ class Terraform:
         return self.save_outputs()
 
     def resources(self) -> list[str]:
-        """Addresses of every resource in this target's (and environment's) state."""
+        """Addresses of every resource in this target's (and workspace's) state."""
         return [line for line in self.run("state", "list", capture=True).splitlines() if line.strip()]
 
     def destroy(self, *extra: str) -> None:
@@ -264,13 +207,6 @@ class Terraform:
         return outputs
 
     def forget_state(self) -> None:
-        """Drop local state of an emulator whose resources died with it."""
+        """Drop the local state and saved outputs (of an emulator whose resources died with it)."""
         for path in (self.state_path, self.state_path.with_suffix(".tfstate.backup"), self.outputs_path):
             path.unlink(missing_ok=True)
-
-
-def load_outputs(settings: Settings, backend: str) -> dict | None:
-    path = outputs_file(settings, backend)
-    if not path.exists():
-        return None
-    return json.loads(path.read_text())

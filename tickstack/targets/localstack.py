@@ -1,15 +1,22 @@
-"""LocalStack in Docker: run by docker compose, or by anything else that leaves it answering on an endpoint."""
+"""LocalStack in Docker: what the pipeline reads from any LocalStack, and the one docker compose runs.
+
+`LocalStack` speaks to a LocalStack answering on the target's endpoint, however it was started:
+its health, which services it offers, its SQS peek. How it is started and stopped is left to a
+subclass: `ComposeLocalStack` (docker compose, for `tickstack up`) here, and the end-to-end
+tests' testcontainers one.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
-import urllib.parse
-from typing import Callable
+from abc import abstractmethod
 
-from tickstack.backends import docker_engine_answers
-from tickstack.ministack import EmulatorError, http_json
+from tickstack.errors import EmulatorError
 from tickstack.settings import PROJECT_ROOT, Settings
+from tickstack.targets.base import EmulatorTarget, Say
+from tickstack.targets.http import answers, http_json, queue_peek_url
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 COMPOSE_PROJECT = "tickstack"
@@ -25,7 +32,7 @@ PAID_SERVICES = ("glue", "athena")
 UP_STATES = ("available", "running")
 
 NO_DOCKER = ("no Docker engine answers: LocalStack runs in Docker; start Docker, "
-             "or use the embedded emulator (BACKEND=ministack)")
+             "or use the embedded emulator (TARGET=ministack)")
 NO_COMPOSE = "`docker compose` is not available: install the Docker Compose plugin (Compose v2)"
 GLUE_OFF_FREE_TIER = ("Glue and Athena are not in LocalStack's free tier: the Glue table is switched off; "
                       "set LOCALSTACK_AUTH_TOKEN to switch it on")
@@ -43,48 +50,67 @@ def auth_token() -> str | None:
     return os.environ.get("LOCALSTACK_AUTH_TOKEN") or None
 
 
-class LocalStackEndpoint:
-    """A LocalStack answering at ``endpoint``, however it was started: what the pipeline reads from it."""
+def docker_engine_answers(timeout: float = 5.0) -> bool:
+    """True when a Docker engine (not just the client) responds."""
+    if shutil.which("docker") is None:
+        return False
+    try:
+        result = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0 and bool(result.stdout.strip())
+
+
+class LocalStack(EmulatorTarget):
+    """A LocalStack answering on the endpoint; starting and stopping it is a subclass's business."""
 
     name = "localstack"
-
-    def __init__(self, endpoint: str):
-        self.endpoint = endpoint
+    product = "LocalStack"
 
     def services(self) -> dict[str, str]:
         return http_json(self.endpoint + HEALTH_PATH, timeout=2.0).get("services", {})
 
     def healthy(self) -> bool:
-        try:
-            self.services()
-        except (OSError, ValueError):
-            return False
-        return True
+        return answers(self.endpoint + HEALTH_PATH, timeout=2.0)
 
-    def terraform_vars(self, say: Callable[[str], None]) -> dict[str, str]:
+    def terraform_variables(self, say: Say) -> dict[str, str]:
         """Switch the Glue table off unless this LocalStack offers Glue and Athena (a paid plan)."""
+        variables = super().terraform_variables(say)
         services = self.services()
         if all(services.get(name) in UP_STATES for name in PAID_SERVICES):
-            return {}
+            return variables
         say(GLUE_OFF_WITH_TOKEN if auth_token() else GLUE_OFF_FREE_TIER)
-        return {"enable_glue": "false"}
+        return {**variables, "enable_glue": "false"}
 
-    def peek_queue(self, queue_url: str) -> list[dict]:
-        """Messages in an SQS queue, read without consuming them (ReceiveMessage's shape, as JSON)."""
-        query = urllib.parse.urlencode({"QueueUrl": queue_url})
-        data = http_json(f"{self.endpoint}{SQS_PEEK_PATH}?{query}", timeout=5.0)
+    def audit_messages(self, queue_url: str) -> list[dict]:
+        """ReceiveMessage's shape, as JSON."""
+        data = http_json(queue_peek_url(self.endpoint, SQS_PEEK_PATH, queue_url), timeout=5.0)
         result = (data.get("ReceiveMessageResponse") or {}).get("ReceiveMessageResult") or {}
         messages = result.get("Message") or []
         # Converted from XML: one message comes as an object, several as a list.
         return messages if isinstance(messages, list) else [messages]
 
+    @abstractmethod
+    def start(self, say: Say) -> None: ...
 
-class LocalStack(LocalStackEndpoint):
+    @abstractmethod
+    def stop(self, say: Say) -> None: ...
+
+    @abstractmethod
+    def running(self) -> bool: ...
+
+
+class ComposeLocalStack(LocalStack):
     """LocalStack run by ``docker compose`` from the project's docker-compose.yml, on loopback."""
 
     def __init__(self, settings: Settings, run=None, docker_probe=None):
-        super().__init__(settings.endpoint)
-        self.settings = settings
+        super().__init__(settings)
         self._run = run or subprocess.run
         self._docker_probe = docker_probe or docker_engine_answers
 
@@ -101,12 +127,13 @@ class LocalStack(LocalStackEndpoint):
             return False
         return result.returncode == 0 and bool(result.stdout.strip())
 
-    def start(self, timeout: float = 180.0) -> str:
-        """Start LocalStack unless ours is already up; return a line saying what happened."""
+    def start(self, say: Say, timeout: float = 180.0) -> None:
+        """Start LocalStack unless ours is already up."""
         if not self._docker_probe():
             raise EmulatorError(NO_DOCKER)
         if self.running() and self.healthy():
-            return f"LocalStack already running at {self.endpoint} (docker compose project {COMPOSE_PROJECT})"
+            say(f"LocalStack already running at {self.endpoint} (docker compose project {COMPOSE_PROJECT})")
+            return
         if self.healthy():
             raise EmulatorError(
                 f"something else already answers at {self.endpoint}; stop it or pick another port with TICKSTACK_PORT"
@@ -121,14 +148,16 @@ class LocalStack(LocalStackEndpoint):
                                 f"and `docker compose logs localstack`{hint}")
         if not self.healthy():
             raise EmulatorError(f"LocalStack is up in Docker but does not answer at {self.endpoint}")
-        return f"LocalStack started at {self.endpoint} ({image()}, docker compose project {COMPOSE_PROJECT})"
+        self.forget_deployment()
+        say(f"LocalStack started at {self.endpoint} ({image()}, docker compose project {COMPOSE_PROJECT})")
 
-    def stop(self) -> str:
+    def stop(self, say: Say) -> None:
         if not self._docker_probe():
-            return "LocalStack was not running (no Docker engine answers)"
+            say("LocalStack was not running (no Docker engine answers)")
+            return
         was_running = self.running()
         # Time for LocalStack to remove the Lambda containers it started before the network goes.
         result = self._compose("down", "--volumes", "--timeout", "30", capture=False)
         if result.returncode != 0:
             raise EmulatorError(f"`docker compose down` failed (exit {result.returncode}); see the output above")
-        return "LocalStack stopped (docker compose down -v)" if was_running else "LocalStack was not running"
+        say("LocalStack stopped (docker compose down -v)" if was_running else "LocalStack was not running")

@@ -2,55 +2,37 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
-from tickstack.settings import Settings
+from tickstack.errors import EmulatorError
+from tickstack.targets.base import EmulatorTarget, Say
+from tickstack.targets.http import answers, http_json, queue_peek_url
 from tickstack.waiting import wait_until
 
 HEALTH_PATH = "/_ministack/health"
 SQS_PEEK_PATH = "/_ministack/sqs/messages"
 
 
-class EmulatorError(RuntimeError):
-    pass
-
-
-def http_json(url: str, timeout: float = 2.0):
-    # Emulators' developer endpoints; LocalStack's answer in XML unless asked for JSON.
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback URL built by us
-        return json.loads(response.read().decode())
-
-
-class MiniStack:
+class MiniStack(EmulatorTarget):
     name = "ministack"
+    product = "MiniStack"
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.endpoint = settings.endpoint
-        self.dir = settings.backend_dir(self.name)
-        self.pid_file = self.dir / "ministack.pid"
-        self.log_file = self.dir / "ministack.log"
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "ministack.pid"
 
-    def terraform_vars(self, say) -> dict[str, str]:
-        """MiniStack emulates every service the stack uses, so nothing is switched off."""
-        return {}
+    @property
+    def log_file(self) -> Path:
+        return self.home / "ministack.log"
 
     def healthy(self) -> bool:
-        try:
-            http_json(self.endpoint + HEALTH_PATH, timeout=1.0)
-        except (OSError, ValueError):
-            return False
-        return True
+        return answers(self.endpoint + HEALTH_PATH)
 
-    def _pid(self) -> int | None:
+    def pid(self) -> int | None:
         try:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
@@ -62,21 +44,23 @@ class MiniStack:
         return pid
 
     def running(self) -> bool:
-        return self._pid() is not None
+        return self.pid() is not None
 
-    def start(self, timeout: float = 30.0) -> str:
-        """Start MiniStack unless ours is already up; return a line saying what happened."""
+    def start(self, say: Say, timeout: float = 30.0) -> None:
+        """Start MiniStack unless ours is already up."""
         if self.running() and self.healthy():
-            return f"MiniStack already running at {self.endpoint} (pid {self._pid()})"
+            say(f"MiniStack already running at {self.endpoint} (pid {self.pid()})")
+            return
         if self.healthy():
             raise EmulatorError(
                 f"something else already answers at {self.endpoint}; stop it or pick another port with TICKSTACK_PORT"
             )
+        self.home.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         env.update(
             BIND_HOST="127.0.0.1",
             GATEWAY_PORT=str(self.settings.port),
-            MINISTACK_REGION=self.settings.region,
+            MINISTACK_REGION=self.region,
             LAMBDA_EXECUTOR="local",
         )
         # Lambda handlers run on MiniStack's own interpreter: this venv's, which has the handlers' dependencies.
@@ -88,7 +72,7 @@ class MiniStack:
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
-            cwd=self.dir,
+            cwd=self.home,
             # Its own process group, so stop() also ends the Lambda workers it spawns.
             start_new_session=True,
         )
@@ -104,30 +88,31 @@ class MiniStack:
             wait_until(up, timeout=timeout, what=f"MiniStack health at {self.endpoint}{HEALTH_PATH}",
                        give_up_on=(EmulatorError,))
         except Exception:
-            self.stop()
+            self.stop(lambda line: None)
             raise
-        return f"MiniStack started at {self.endpoint} (pid {process.pid}, log {self.log_file})"
+        # A newly started emulator holds nothing, so state left from an earlier run describes nothing real.
+        self.forget_deployment()
+        say(f"MiniStack started at {self.endpoint} (pid {process.pid}, log {self.log_file})")
 
-    def stop(self, timeout: float = 10.0) -> str:
-        pid = self._pid()
+    def stop(self, say: Say, timeout: float = 10.0) -> None:
+        pid = self.pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
-            return "MiniStack was not running"
+            say("MiniStack was not running")
+            return
         try:
             os.killpg(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
         try:
-            wait_until(lambda: self._pid() is None or _reap(pid), timeout=timeout, what="MiniStack to exit")
+            wait_until(lambda: self.pid() is None or _reap(pid), timeout=timeout, what="MiniStack to exit")
         except TimeoutError:
             os.killpg(pid, signal.SIGKILL)
         self.pid_file.unlink(missing_ok=True)
-        return f"MiniStack stopped (pid {pid})"
+        say(f"MiniStack stopped (pid {pid})")
 
-    def peek_queue(self, queue_url: str) -> list[dict]:
-        """Messages in an SQS queue, read without consuming them."""
-        query = urllib.parse.urlencode({"QueueUrl": queue_url})
-        data = http_json(f"{self.endpoint}{SQS_PEEK_PATH}?{query}", timeout=5.0)
+    def audit_messages(self, queue_url: str) -> list[dict]:
+        data = http_json(queue_peek_url(self.endpoint, SQS_PEEK_PATH, queue_url), timeout=5.0)
         found: list[dict] = []
         for regions in data.get("messages", {}).values():
             for queues in regions.values():

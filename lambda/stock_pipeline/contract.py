@@ -1,0 +1,218 @@
+"""What the functions, the CLI and Terraform agree on: names, prefixes, key layouts, item fields.
+
+Each fact is written here once and imported wherever it is needed; the copies that cannot
+import it (the Terraform variables' defaults, the Glue columns) are tied to it by tests.
+Pure: standard library only, so the CLI imports it without Powertools and the functions
+without boto3 at import time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Final, NamedTuple
+
+# --- time and windows ---------------------------------------------------------------------------
+
+# Every stored timestamp: whole seconds in UTC. Its strings sort in time order, which the
+# ticks table's sort key and the trend analysis rely on.
+TIMESTAMP_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
+
+DEFAULT_SHORT_WINDOW: Final = 5
+DEFAULT_LONG_WINDOW: Final = 20
+
+GOLDEN_CROSS: Final = "GOLDEN_CROSS"
+DEATH_CROSS: Final = "DEATH_CROSS"
+SIGNALS: Final = (GOLDEN_CROSS, DEATH_CROSS)
+
+
+# --- environment variables (Terraform sets them on the functions) -------------------------------
+
+
+class Env:
+    TICKS_TABLE: Final = "TICKS_TABLE"
+    ARCHIVE_BUCKET: Final = "ARCHIVE_BUCKET"
+    RAW_PREFIX: Final = "RAW_PREFIX"
+    REJECTED_PREFIX: Final = "REJECTED_PREFIX"
+    TREND_STATE_TABLE: Final = "TREND_STATE_TABLE"
+    ALERT_TOPIC_ARN: Final = "ALERT_TOPIC_ARN"
+    SHORT_WINDOW: Final = "SHORT_WINDOW"
+    LONG_WINDOW: Final = "LONG_WINDOW"
+
+
+# What each function reads; the prefixes and windows have defaults, the others are required.
+INGEST_ENV: Final = (Env.TICKS_TABLE, Env.ARCHIVE_BUCKET, Env.RAW_PREFIX, Env.REJECTED_PREFIX)
+TREND_ENV: Final = (Env.TICKS_TABLE, Env.TREND_STATE_TABLE, Env.ALERT_TOPIC_ARN, Env.SHORT_WINDOW, Env.LONG_WINDOW)
+
+
+# --- the ticks table and its S3 archive ---------------------------------------------------------
+
+
+class TickItem:
+    """The ticks-table item (ticks.enrich builds it); an archive object is the same fields as JSON."""
+
+    SYMBOL: Final = "symbol"  # partition key
+    TIMESTAMP: Final = "timestamp"  # sort key, TIMESTAMP_FORMAT
+    OPEN: Final = "open"
+    HIGH: Final = "high"
+    LOW: Final = "low"
+    PRICE: Final = "price"
+    PREVIOUS_CLOSE: Final = "previous_close"
+    CHANGE: Final = "change"
+    CHANGE_PERCENT: Final = "change_percent"
+    VOLUME: Final = "volume"
+    MOVING_AVERAGE: Final = "moving_average"
+    ANOMALY: Final = "anomaly"  # ANOMALY_YES or ANOMALY_NO
+
+
+TICKS_PARTITION_KEY: Final = TickItem.SYMBOL
+TICKS_SORT_KEY: Final = TickItem.TIMESTAMP
+# In the order ticks.enrich writes them.
+TICK_ITEM_FIELDS: Final = (
+    TickItem.SYMBOL,
+    TickItem.TIMESTAMP,
+    TickItem.OPEN,
+    TickItem.HIGH,
+    TickItem.LOW,
+    TickItem.PRICE,
+    TickItem.PREVIOUS_CLOSE,
+    TickItem.CHANGE,
+    TickItem.CHANGE_PERCENT,
+    TickItem.VOLUME,
+    TickItem.MOVING_AVERAGE,
+    TickItem.ANOMALY,
+)
+ANOMALY_YES: Final = "Yes"
+ANOMALY_NO: Final = "No"
+
+RAW_PREFIX: Final = "raw-data/"
+REJECTED_PREFIX: Final = "rejected/"
+
+
+def archive_key(item: Mapping[str, Any], prefix: str) -> str:
+    """Where a stored tick's JSON goes: one object per symbol and timestamp, so a redelivery overwrites it."""
+    return f"{prefix}{item[TickItem.SYMBOL]}/{item[TickItem.TIMESTAMP]}.json"
+
+
+# --- quarantined records ------------------------------------------------------------------------
+
+
+class RejectedObject:
+    """The JSON body of a quarantined record."""
+
+    REASON: Final = "reason"
+    RAW: Final = "raw"  # the payload as text, undecodable bytes as backslash escapes
+    SEQUENCE_NUMBER: Final = "sequence_number"
+    PARTITION_KEY: Final = "partition_key"
+    REJECTED_AT: Final = "rejected_at"  # TIMESTAMP_FORMAT
+
+
+# A shard id is unknown when the record's eventID does not name one.
+UNKNOWN_SHARD: Final = "unknown"
+
+
+class RejectedKey(NamedTuple):
+    """The parts of a quarantined record's key; `rejected_key(*parts)` gives the key back."""
+
+    prefix: str
+    day: str  # the record's arrival date, YYYY-MM-DD
+    shard_id: str | None
+    sequence_number: str
+
+
+def rejected_key(prefix: str, day: str, shard_id: str | None, sequence_number: str) -> str:
+    """One object per record: a redelivered bad record lands on the same key."""
+    return f"{prefix}{day}/{shard_id or UNKNOWN_SHARD}-{sequence_number}.json"
+
+
+# Shard ids ("shardId-000000000000") hold dashes, sequence numbers (decimal digits) none.
+_REJECTED_NAME = re.compile(r"(?P<day>\d{4}-\d{2}-\d{2})/(?P<shard>[^/]+)-(?P<sequence>[^/\-]+)\.json")
+
+
+def parse_rejected_key(key: str, prefix: str = REJECTED_PREFIX) -> RejectedKey | None:
+    """The parts of a key `rejected_key` made under `prefix`, or None for any other key."""
+    if not key.startswith(prefix):
+        return None
+    match = _REJECTED_NAME.fullmatch(key[len(prefix) :])
+    if match is None:
+        return None
+    shard = match["shard"]
+    return RejectedKey(prefix, match["day"], None if shard == UNKNOWN_SHARD else shard, match["sequence"])
+
+
+def rejected_sequence_number(key: str, prefix: str = REJECTED_PREFIX) -> str | None:
+    """The Kinesis sequence number of the record quarantined under `key`, or None for any other key."""
+    parts = parse_rejected_key(key, prefix)
+    return None if parts is None else parts.sequence_number
+
+
+# --- the trend-state table ----------------------------------------------------------------------
+
+
+class TrendStateItem:
+    """One symbol's trend state: where its analysis stopped, and its alert outbox."""
+
+    SYMBOL: Final = "symbol"  # partition key
+    VERSION: Final = "version"  # 1 after the first save, +1 on every save
+    LAST_TIMESTAMP: Final = "last_timestamp"  # absent until a tick was analysed
+    LAST_SIGN: Final = "last_sign"  # -1, 0 or 1
+    WINDOW: Final = "window"  # the latest prices, oldest first
+    PENDING: Final = "pending"  # a list of PendingCross maps, oldest first
+    UPDATED_AT: Final = "updated_at"  # TIMESTAMP_FORMAT
+
+
+TREND_STATE_PARTITION_KEY: Final = TrendStateItem.SYMBOL
+
+
+class PendingCross:
+    """One map in a trend-state item's `pending` list: a cross committed but not yet published."""
+
+    SIGNAL: Final = "signal"
+    TIMESTAMP: Final = "timestamp"
+    PRICE: Final = "price"
+    SMA_SHORT: Final = "sma_short"
+    SMA_LONG: Final = "sma_long"
+    SHORT_WINDOW: Final = "short_window"
+    LONG_WINDOW: Final = "long_window"
+    # What items written before the windows became configurable call the two averages;
+    # still read, never written.
+    LEGACY_SMA_SHORT: Final = "sma5"
+    LEGACY_SMA_LONG: Final = "sma20"
+
+
+# --- alerts -------------------------------------------------------------------------------------
+
+
+class AlertAttribute:
+    """The SNS message attributes of an alert; every value is a String."""
+
+    ALERT_ID: Final = "alert_id"  # see alert_id()
+    SYMBOL: Final = "symbol"
+    SIGNAL: Final = "signal"  # one of SIGNALS
+    PRICE: Final = "price"
+    TIMESTAMP: Final = "timestamp"  # the crossing tick's, TIMESTAMP_FORMAT
+    SMA_SHORT: Final = "sma_short"
+    SMA_LONG: Final = "sma_long"
+    SHORT_WINDOW: Final = "short_window"
+    LONG_WINDOW: Final = "long_window"
+
+
+ALERT_ATTRIBUTES: Final = (
+    AlertAttribute.ALERT_ID,
+    AlertAttribute.SYMBOL,
+    AlertAttribute.SIGNAL,
+    AlertAttribute.PRICE,
+    AlertAttribute.TIMESTAMP,
+    AlertAttribute.SMA_SHORT,
+    AlertAttribute.SMA_LONG,
+    AlertAttribute.SHORT_WINDOW,
+    AlertAttribute.LONG_WINDOW,
+)
+
+# The last line of an alert's message is ALERT_ID_LINE_PREFIX + its alert id.
+ALERT_ID_LINE_PREFIX: Final = "Alert ID: "
+
+
+def alert_id(symbol: str, timestamp: str, signal: str) -> str:
+    """The same for every delivery of one cross: e.g. "AAPL-2012-11-26T21:00:00Z-GOLDEN_CROSS"."""
+    return f"{symbol}-{timestamp}-{signal}"

@@ -1,0 +1,154 @@
+"""The shared facts: key layouts that round-trip, and names that match what the code writes."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stock_pipeline import contract, trend
+from stock_pipeline.contract import (
+    INGEST_ENV,
+    REJECTED_PREFIX,
+    TICK_ITEM_FIELDS,
+    TREND_ENV,
+    Env,
+    PendingCross,
+    RejectedKey,
+    TickItem,
+    TrendStateItem,
+    alert_id,
+    archive_key,
+    parse_rejected_key,
+    rejected_key,
+    rejected_sequence_number,
+)
+from stock_pipeline.ports import StoredTrendState
+from stock_pipeline.ticks import enrich, validate_tick
+from stock_pipeline.trend import Cross, TrendState
+
+TICK = {
+    "symbol": "AAPL",
+    "timestamp": "2012-11-26T21:00:00Z",
+    "open": 561.7,
+    "dayHigh": 590.0,
+    "dayLow": 558.5,
+    "lastPrice": 589.53,
+    "previousClose": 571.5,
+    "lastVolume": 4625000,
+}
+KINESIS_SEQUENCE = "49656110987463540371012348301245944137756827945386868738"
+
+
+def test_archive_and_rejected_keys_follow_the_contract() -> None:
+    item = enrich(validate_tick(TICK))
+
+    assert archive_key(item, "raw-data/") == "raw-data/AAPL/2012-11-26T21:00:00Z.json"
+    assert rejected_key("rejected/", "2012-11-26", "shardId-000000000000", "4965") == (
+        "rejected/2012-11-26/shardId-000000000000-4965.json"
+    )
+    assert rejected_key("rejected/", "2012-11-26", None, "4965") == "rejected/2012-11-26/unknown-4965.json"
+
+
+@pytest.mark.parametrize("shard_id", ["shardId-000000000000", "shardId-000000000012", None])
+@pytest.mark.parametrize("prefix", [REJECTED_PREFIX, "bad/", "tickstack/dev/rejected/", ""])
+def test_a_rejected_key_gives_back_its_parts(prefix: str, shard_id: str | None) -> None:
+    # GIVEN the key a quarantined record was written under
+    parts = RejectedKey(prefix, "2012-11-26", shard_id, KINESIS_SEQUENCE)
+    key = rejected_key(*parts)
+
+    # WHEN it is read back under the same prefix
+    # THEN the parts, and so the sequence number the CLI matches on, come back
+    assert parse_rejected_key(key, prefix) == parts
+    assert rejected_sequence_number(key, prefix) == KINESIS_SEQUENCE
+
+
+@given(
+    day=st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)).map(date.isoformat),
+    shard=st.none() | st.integers(min_value=0, max_value=10**12).map(lambda n: f"shardId-{n:012d}"),
+    sequence=st.integers(min_value=0, max_value=10**60).map(str),
+)
+def test_every_rejected_key_round_trips(day: str, shard: str | None, sequence: str) -> None:
+    parts = RejectedKey(REJECTED_PREFIX, day, shard, sequence)
+
+    assert parse_rejected_key(rejected_key(*parts)) == parts
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "raw-data/AAPL/2012-11-26T21:00:00Z.json",  # another prefix
+        "rejected/2012-11-26/",  # a folder marker
+        "rejected/2012-11-26/shardId-000000000000-4965.txt",
+        "rejected/2012-11-26/4965.json",  # no shard part
+        "rejected/notes/shardId-000000000000-4965.json",  # no day
+        "rejected/2012-11-26/extra/shardId-000000000000-4965.json",
+    ],
+)
+def test_other_keys_have_no_sequence_number(key: str) -> None:
+    assert parse_rejected_key(key) is None
+    assert rejected_sequence_number(key) is None
+
+
+def test_a_sequence_number_is_matched_whole_not_as_a_suffix() -> None:
+    # The check this replaces, key.endswith(f"-{seq}.json"), took 4965 for a key ending in 14965.
+    key = rejected_key(REJECTED_PREFIX, "2012-11-26", "shardId-000000000000", "14965")
+
+    assert rejected_sequence_number(key) == "14965" != "4965"
+
+
+def test_the_tick_item_fields_are_those_enrich_writes() -> None:
+    item = enrich(validate_tick(TICK))
+
+    assert tuple(item) == TICK_ITEM_FIELDS
+    assert set(TICK_ITEM_FIELDS) == {value for name, value in vars(TickItem).items() if name.isupper()}
+    assert item[TickItem.ANOMALY] in (contract.ANOMALY_YES, contract.ANOMALY_NO)
+    assert (contract.TICKS_PARTITION_KEY, contract.TICKS_SORT_KEY) == ("symbol", "timestamp")
+
+
+def test_the_trend_state_fields_are_those_the_adapter_writes() -> None:
+    from stock_pipeline.adapters import state_to_item
+
+    cross = Cross("AAPL", "GOLDEN_CROSS", "2024-03-01T15:23:00Z", Decimal(61), Decimal("36.8"), Decimal("30.95"))
+    state = StoredTrendState(trend=TrendState("2024-03-01T15:23:00Z", 1, (Decimal(21),)), pending=(cross,), version=2)
+
+    item = state_to_item("AAPL", state, updated_at="2024-03-01T15:23:01Z")
+
+    assert set(item) == {value for name, value in vars(TrendStateItem).items() if name.isupper()}
+    written = {value for name, value in vars(PendingCross).items() if name.isupper() and not name.startswith("LEGACY")}
+    assert set(item[TrendStateItem.PENDING][0]) == written
+
+
+def test_the_handlers_read_the_variables_the_contract_names() -> None:
+    names = {value for name, value in vars(Env).items() if name.isupper()}
+
+    assert set(INGEST_ENV) | set(TREND_ENV) == names
+    assert all(name == value for name, value in vars(Env).items() if name.isupper())
+
+
+def test_an_alert_id_names_symbol_tick_and_signal() -> None:
+    cross = Cross("BRK-B", "DEATH_CROSS", "2024-03-01T15:23:00Z", Decimal(1), Decimal(1), Decimal(2))
+
+    assert alert_id("AAPL", "2012-11-26T21:00:00Z", "GOLDEN_CROSS") == "AAPL-2012-11-26T21:00:00Z-GOLDEN_CROSS"
+    assert cross.alert_id == "BRK-B-2024-03-01T15:23:00Z-DEATH_CROSS"
+
+
+def test_trend_uses_the_contract_defaults_and_signals() -> None:
+    assert (trend.DEFAULT_SHORT_WINDOW, trend.DEFAULT_LONG_WINDOW) == (5, 20)
+    assert (trend.GOLDEN_CROSS, trend.DEATH_CROSS) == contract.SIGNALS
+
+
+def test_the_contract_imports_only_the_standard_library() -> None:
+    # The CLI and the pure modules import it; it must not pull in boto3 or Powertools.
+    tree = ast.parse(open(contract.__file__, encoding="utf-8").read())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module}
+
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}
