@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import json
+import random
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 MAX_RECORDS_PER_CALL = 500
 
 
 class StreamRejected(RuntimeError):
-    pass
+    """The stream kept refusing records; ``sent`` lists the ones that landed before it gave up, in order."""
+
+    def __init__(self, message: str, sent: Sequence["Sent"] = ()) -> None:
+        super().__init__(message)
+        self.sent = list(sent)
+
+
+# What a send raises when the stream cannot take records right now: throttled beyond the retries,
+# the endpoint gone (EndpointConnectionError and timeouts are BotoCoreErrors), or an error answer.
+SINK_ERRORS = (StreamRejected, BotoCoreError, ClientError)
+
+
+def tick_record(tick: dict) -> tuple[str, bytes]:
+    """A tick as a (partition_key, data) record: keyed by symbol, so each symbol's ticks stay in order on one shard."""
+    return tick["symbol"], json.dumps(tick).encode()
 
 
 @dataclass(frozen=True)
@@ -23,12 +41,13 @@ class Sent:
 
 class KinesisSink:
     def __init__(self, client, stream_name: str, max_attempts: int = 8, backoff: float = 0.2,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, rng: Callable[[], float] = random.random):
         self.client = client
         self.stream_name = stream_name
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.sleep = sleep
+        self.rng = rng
 
     def send(self, records: Sequence[tuple[str, bytes]]) -> list[Sent]:
         """Send (partition_key, data) pairs and return where each landed, in input order.
@@ -59,7 +78,9 @@ class KinesisSink:
                 error = results[first_failed]
                 raise StreamRejected(
                     f"{self.stream_name} kept refusing records after {attempts} attempts: "
-                    f"{error.get('ErrorCode')}: {error.get('ErrorMessage')}"
+                    f"{error.get('ErrorCode')}: {error.get('ErrorMessage')}",
+                    sent=sent,
                 )
-            self.sleep(self.backoff * 2 ** (attempts - 1))
+            # Jittered (half to full delay) so that producers throttled together do not retry together.
+            self.sleep(self.backoff * 2 ** (attempts - 1) * (0.5 + self.rng() / 2))
         return sent

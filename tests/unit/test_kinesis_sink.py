@@ -1,6 +1,8 @@
+import json
+
 import pytest
 
-from producer.kinesis import KinesisSink, StreamRejected
+from producer.kinesis import KinesisSink, StreamRejected, tick_record
 
 
 class ThrottlingKinesis:
@@ -53,3 +55,25 @@ def test_a_stream_that_keeps_refusing_gives_a_clear_error():
     kinesis = ThrottlingKinesis([{0}] * 10)
     with pytest.raises(StreamRejected, match="kept refusing records after 3 attempts"):
         KinesisSink(kinesis, "s", max_attempts=3, sleep=lambda s: None).send(records(2))
+
+
+def test_a_refusal_says_which_records_landed_before_it_so_only_the_rest_is_kept():
+    kinesis = ThrottlingKinesis([{2, 3}] + [{0, 1}] * 10)
+    with pytest.raises(StreamRejected) as raised:
+        KinesisSink(kinesis, "s", max_attempts=2, sleep=lambda s: None).send(records(4))
+    assert [s.data for s in raised.value.sent] == [b"tick-0", b"tick-1"]
+
+
+@pytest.mark.parametrize("rng, expected", [(0.0, [0.1, 0.2, 0.4]), (1.0, [0.2, 0.4, 0.8])])
+def test_retry_delays_double_and_are_jittered_between_half_and_all_of_the_delay(rng, expected):
+    delays = []
+    kinesis = ThrottlingKinesis([{0}] * 10)
+    with pytest.raises(StreamRejected):
+        KinesisSink(kinesis, "s", max_attempts=4, backoff=0.2, sleep=delays.append, rng=lambda: rng).send(records(1))
+    assert delays == pytest.approx(expected)
+
+
+def test_a_tick_becomes_a_record_keyed_by_its_symbol():
+    tick = {"symbol": "AAPL", "timestamp": "2026-11-25T14:30:05Z", "lastPrice": 589.53}
+    key, data = tick_record(tick)
+    assert key == "AAPL" and json.loads(data) == tick
