@@ -8,14 +8,14 @@ from typer.testing import CliRunner
 from producer import live
 from tests.unit.test_live_producer import FAST_INFO, FakeTicker, OfflineFastInfo, at_noon
 from tickstack import cli
-from tickstack.cli import data
+from tickstack.cli import produce
 
 runner = CliRunner()
 
 
 def test_record_writes_one_replayable_line_per_symbol(tmp_path, monkeypatch):
     fake = functools.partial(live.fetch_tick, ticker_factory=lambda s: FakeTicker(FAST_INFO), now=at_noon)
-    monkeypatch.setattr(data, "fetch_tick", fake)
+    monkeypatch.setattr(produce, "fetch_tick", fake)
     out = tmp_path / "ticks.jsonl"
     result = runner.invoke(cli.app, ["record", "--out", str(out), "--symbols", "aapl,msft", "--count", "1"])
     assert result.exit_code == 0, result.output
@@ -26,7 +26,7 @@ def test_record_writes_one_replayable_line_per_symbol(tmp_path, monkeypatch):
 
 def test_record_offline_fails_with_one_line_and_no_traceback(tmp_path, monkeypatch):
     fake = functools.partial(live.fetch_tick, ticker_factory=lambda s: FakeTicker(OfflineFastInfo()), now=at_noon)
-    monkeypatch.setattr(data, "fetch_tick", fake)
+    monkeypatch.setattr(produce, "fetch_tick", fake)
     out = tmp_path / "ticks.jsonl"
     result = runner.invoke(cli.app, ["record", "--out", str(out), "--count", "1"])
     assert result.exit_code == 1
