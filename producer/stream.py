@@ -21,6 +21,7 @@ import queue
 import random
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Protocol
 
@@ -103,6 +104,10 @@ def yfinance_client(url: str) -> StreamClient:
     # yfinance logs every failed connect, close and bad frame with a traceback; this module reports
     # each once, in one line.
     logging.getLogger("yfinance").setLevel(logging.CRITICAL)
+    # yfinance shows DeprecationWarnings raised in its modules, and its client opens each connection the
+    # way websockets 17 deprecates: the user would get that warning, with source, on every connect.
+    warnings.filterwarnings("ignore", message=r"connect\(\) must be used as a context manager",
+                            category=DeprecationWarning)
     return yfinance.WebSocket(url=url, verbose=False)
 
 
