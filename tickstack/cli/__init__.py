@@ -1,6 +1,7 @@
 """The `tickstack` command line: typer commands and their rendering only; the work is in the packages beside."""
 
 from tickstack.cli import stack, data, produce  # noqa: F401  (registers the commands)
+from tickstack.cli import view  # noqa: F401  (registers chart and dashboard)
 from tickstack.cli.app import app
 
 __all__ = ["app"]
