@@ -49,9 +49,12 @@ def destroy(target_name: TargetOption = None, env: EnvOption = None, backend_con
 
 
 @app.command()
-def down(target_name: TargetOption = None) -> None:
-    """Stop the emulator; everything deployed on it goes with it."""
-    pipeline.down(*announced(target_name))
+def down(target_name: TargetOption = None,
+         wipe: Annotated[bool, typer.Option("--wipe", help="Also forget the state a persistent emulator kept")] = False,
+         ) -> None:
+    """Stop the emulator; everything deployed on it goes with it (kept, if it was started with TICKSTACK_PERSIST=1)."""
+    chosen, say = announced(target_name)
+    pipeline.down(chosen, say, wipe=wipe)
 
 
 @app.command()

@@ -61,8 +61,12 @@ def up(target: Target, say: Say) -> dict:
     return outputs
 
 
-def down(target: Target, say: Say) -> None:
+def down(target: Target, say: Say, wipe: bool = False) -> None:
+    """Stop the target; unless it keeps its state (and is not asked to wipe it), what was deployed goes too."""
     target.stop(say)
-    # The emulator kept everything in memory; its resources are gone, and so is the state describing them.
-    target.terraform().forget_state()
+    if wipe:
+        target.wipe(say)
+    if wipe or not target.keeps_state:
+        # The resources are gone, and so is the state describing them.
+        target.terraform().forget_state()
     forget(target)

@@ -171,8 +171,8 @@ class Terraform:
     def var_args(self) -> list[str]:
         return [f"-var={name}={value}" for name, value in self.variables.items()]
 
-    def apply(self) -> dict:
-        self.run("apply", "-input=false", "-auto-approve", *self.var_args())
+    def apply(self, *extra: str) -> dict:
+        self.run("apply", "-input=false", "-auto-approve", *self.var_args(), *extra)
         return self.save_outputs()
 
     def plan(self, *extra: str) -> str:

@@ -117,12 +117,11 @@ def _quarantined(target: Target, sent: list[Sent], invalid: list[RecordedLine]) 
     return found >= wanted
 
 
-def wait_processed(target: Target, report: ReplayReport, timeout: float = 180.0,
-                   on_progress: Callable[[int, int], None] = lambda done, total: None) -> None:
-    """Return once every valid tick is stored, analysed for crosses, and every invalid one quarantined."""
-    keys = list(report.valid_keys)
-    remaining = set(keys)
-    total = len(keys)
+def wait_stored(target: Target, report: ReplayReport, timeout: float = 180.0,
+                on_progress: Callable[[int, int], None] = lambda done, total: None) -> None:
+    """Return once every valid tick of the replay is in the ticks table."""
+    remaining = set(report.valid_keys)
+    total = len(remaining)
 
     def stored() -> bool:
         remaining.difference_update(_stored_keys(target, sorted(remaining)))
@@ -130,6 +129,12 @@ def wait_processed(target: Target, report: ReplayReport, timeout: float = 180.0,
         return not remaining
 
     wait_until(stored, timeout=timeout, what=f"{total} ticks in {target.outputs['table_name']}")
+
+
+def wait_processed(target: Target, report: ReplayReport, timeout: float = 180.0,
+                   on_progress: Callable[[int, int], None] = lambda done, total: None) -> None:
+    """Return once every valid tick is stored, analysed for crosses, and every invalid one quarantined."""
+    wait_stored(target, report, timeout, on_progress)
     wait_until(lambda: _trend_caught_up(target, report.newest_per_symbol), timeout=timeout,
                what="the trend analysis to reach the newest tick")
     wait_until(lambda: _quarantined(target, report.sent, [line for line, _ in report.invalid]), timeout=timeout,

@@ -14,7 +14,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import Callable, Iterable, TextIO
 
 import boto3
 from botocore.config import Config
@@ -272,6 +272,10 @@ class Aws(Target):
                           *terraform.var_args(), force)
         terraform.destroy(force)
         say(f"aws/{self.environment} destroyed: nothing of it is left in account {account.account_id}")
+
+    def update_function_code(self, function_names: Iterable[str], zip_file: bytes) -> None:
+        raise TargetError("on aws new code goes through Terraform, with the plan shown first: `make deploy-aws` "
+                          "(tickstack deploy --target aws); `tickstack dev` updates an emulator's functions")
 
     def audit_messages(self, queue_url: str) -> list[dict]:
         raise TargetError("on aws the alerts reach the topic's email/SMS subscribers; "

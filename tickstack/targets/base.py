@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Callable, ClassVar
 
@@ -24,6 +25,9 @@ from tickstack.settings import Settings
 
 Say = Callable[[str], None]
 CLIENT_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+# How often an updated function is asked whether it runs the new code yet, and for how long at most.
+CODE_UPDATE_POLL_SECONDS = 0.1
+CODE_UPDATE_TIMEOUT_SECONDS = 60
 
 
 class Target(ABC):
@@ -63,6 +67,14 @@ class Target(ABC):
 
     def healthy(self) -> bool:
         return True
+
+    @property
+    def keeps_state(self) -> bool:
+        """True when what is deployed survives `stop` (so its Terraform state must be kept too)."""
+        return False
+
+    def wipe(self, say: Say) -> None:
+        """Forget whatever a stopped target kept (nothing, unless it keeps state)."""
 
     def require_running(self) -> None:
         """Raise a one-line error unless the target answers."""
@@ -163,3 +175,21 @@ class EmulatorTarget(Target):
     def forget_deployment(self) -> None:
         """Drop local state of an emulator whose resources died with it."""
         self.terraform().forget_state()
+
+    def update_function_code(self, function_names: Iterable[str], zip_file: bytes) -> None:
+        """Put `zip_file` into the deployed functions directly, no Terraform, and wait until each runs it.
+
+        For `tickstack dev`; configuration still goes through Terraform. With no names, only
+        confirms that this target takes code this way (the aws target refuses).
+        """
+        names = list(function_names)
+        if not names:
+            return
+        lambda_client = self.client("lambda")
+        for name in names:  # every update first, then the waits: the functions restart side by side
+            lambda_client.update_function_code(FunctionName=name, ZipFile=zip_file)
+        waiter = lambda_client.get_waiter("function_updated_v2")
+        for name in names:
+            waiter.wait(FunctionName=name, WaiterConfig={
+                "Delay": CODE_UPDATE_POLL_SECONDS,
+                "MaxAttempts": round(CODE_UPDATE_TIMEOUT_SECONDS / CODE_UPDATE_POLL_SECONDS)})
