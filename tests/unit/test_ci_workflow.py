@@ -68,7 +68,7 @@ def test_python_311_with_pip_cached_on_the_dependency_files():
     python = step("actions/setup-python")["with"]
     assert python["python-version"] == "3.11"
     assert python["cache"] == "pip"
-    assert python["cache-dependency-path"].split() == ["pyproject.toml", "requirements-lint.txt"]
+    assert python["cache-dependency-path"].split() == ["pyproject.toml", "requirements/dev.lock", "requirements/lint.lock"]
     requires = re.search(r'requires-python = ">=(\d+\.\d+)', (ROOT / "pyproject.toml").read_text()).group(1)
     assert python["python-version"] == requires
 

@@ -204,8 +204,14 @@ class FakeCompose:
         self.calls: list[dict] = []
         self.returncodes: dict[str, int] = {}
         self.on_up = lambda: setattr(self.server, "answering", True)
+        self.images: set[str] = set()
+        self.inspected: list[str] = []
 
     def __call__(self, command, **kwargs):
+        if command[:3] == ["docker", "image", "inspect"]:  # the host's images, asked of docker itself
+            assert kwargs["stdin"] == subprocess.DEVNULL and kwargs["check"] is False
+            self.inspected.append(command[-1])
+            return subprocess.CompletedProcess(command, 0 if command[-1] in self.images else 1, stdout="", stderr="")
         prefix = ["docker", "compose", "--file", str(ls.COMPOSE_FILE), "--project-name", "tickstack"]
         assert command[:len(prefix)] == prefix
         assert kwargs["stdin"] == subprocess.DEVNULL and kwargs["check"] is False and kwargs["text"] is True
@@ -352,3 +358,97 @@ def test_tickstack_up_on_localstack_without_docker_fails_with_one_clear_line(tmp
 
 def test_compose_file_is_the_project_root_one():
     assert ls.COMPOSE_FILE == Path(__file__).resolve().parents[2] / "docker-compose.yml"
+
+
+# --- the preflight before Terraform: can this LocalStack run functions? ----------------------------------
+
+RUNTIME_IMAGE = "public.ecr.aws/lambda/python:3.13"
+
+
+@pytest.fixture
+def up_and_able(server, compose):
+    """Our compose LocalStack answering, Lambda available, the socket mounted, the runtime image pulled."""
+    server.answering = True
+    compose.running = True
+    compose.images.add(RUNTIME_IMAGE)
+    return compose
+
+
+def prepared(settings, compose) -> list[str]:
+    lines: list[str] = []
+    localstack(settings, compose).prepare(lines.append)
+    return lines
+
+
+def test_preflight_passes_quietly_when_localstack_can_run_functions(settings, up_and_able):
+    assert prepared(settings, up_and_able) == []
+    assert up_and_able.calls[-1]["args"] == ["exec", "-T", "localstack", "test", "-S", "/var/run/docker.sock"]
+    assert up_and_able.inspected == [RUNTIME_IMAGE]
+
+
+def test_preflight_says_when_the_runtime_image_is_still_to_be_pulled(settings, up_and_able):
+    up_and_able.images.clear()
+    (line,) = prepared(settings, up_and_able)
+    assert RUNTIME_IMAGE in line and f"`docker pull {RUNTIME_IMAGE}`" in line
+
+
+def test_the_runtime_image_follows_the_terraform_runtime(settings, up_and_able, monkeypatch):
+    # The default comes from terraform/variables.tf; TF_VAR_lambda_runtime overrides it as it does for Terraform.
+    assert ls.lambda_runtime() == "python3.13"
+    monkeypatch.setenv("TF_VAR_lambda_runtime", "python3.12")
+    prepared(settings, up_and_able)
+    assert up_and_able.inspected == ["public.ecr.aws/lambda/python:3.12"]
+
+
+def test_preflight_stops_without_a_lambda_service(settings, up_and_able, server):
+    del server.services["lambda"]
+    with pytest.raises(EmulatorError, match="runs no Lambda service: add lambda to SERVICES"):
+        prepared(settings, up_and_able)
+    assert "exec" not in up_and_able.subcommands()
+
+
+def test_preflight_stops_when_lambda_is_not_available(settings, up_and_able, server):
+    server.services["lambda"] = "error"
+    with pytest.raises(EmulatorError, match="Lambda service is 'error'"):
+        prepared(settings, up_and_able)
+
+
+def test_preflight_stops_when_the_container_has_no_docker_socket(settings, up_and_able):
+    up_and_able.returncodes["exec"] = 1
+    with pytest.raises(EmulatorError) as error:
+        prepared(settings, up_and_able)
+    message = str(error.value)
+    assert "no Docker socket at /var/run/docker.sock" in message and "docker-compose.yml" in message
+    assert up_and_able.inspected == []
+
+
+def test_preflight_stops_when_localstack_does_not_answer(settings, compose):
+    with pytest.raises(EmulatorError, match="does not answer"):
+        prepared(settings, compose)
+    assert compose.calls == []
+
+
+def test_preflight_of_a_localstack_compose_did_not_start_skips_the_socket(settings, up_and_able):
+    up_and_able.running = False
+    (line,) = prepared(settings, up_and_able)
+    assert "not docker compose project tickstack's" in line
+    assert "exec" not in up_and_able.subcommands()
+
+
+def test_deploy_on_localstack_without_the_socket_stops_in_one_line_before_terraform(
+        settings, up_and_able, monkeypatch):
+    from tickstack.targets import choice
+
+    up_and_able.returncodes["exec"] = 1
+    monkeypatch.setitem(choice.TARGETS, "localstack",
+                        lambda s: ComposeLocalStack(s, run=up_and_able, docker_probe=lambda: True))
+    monkeypatch.setenv("TARGET", "localstack")
+    monkeypatch.setenv("TICKSTACK_HOME", str(settings.home))
+    monkeypatch.setenv("TICKSTACK_PORT", str(settings.port))
+
+    result = CliRunner().invoke(app, ["deploy"])
+
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: LocalStack's container has no Docker socket"), lines
+    assert not (settings.home / "localstack" / "root").exists()  # Terraform never ran

@@ -9,6 +9,7 @@ tests' testcontainers one.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from abc import abstractmethod
@@ -40,6 +41,11 @@ GLUE_OFF_WITH_TOKEN = ("LOCALSTACK_AUTH_TOKEN is set but this LocalStack offers 
                        "is switched off; set LOCALSTACK_IMAGE to an image your plan covers "
                        "(e.g. localstack/localstack:latest) to switch it on")
 TOKEN_HINT = "; an image newer than 4.14.0 exits (code 55) without LOCALSTACK_AUTH_TOKEN"
+# Where LocalStack's container expects the Docker socket (docker-compose.yml mounts the host's there).
+CONTAINER_DOCKER_SOCKET = "/var/run/docker.sock"
+# The image LocalStack runs a Python function in: public.ecr.aws/lambda/python:<version of the runtime>.
+LAMBDA_IMAGE_REPOSITORY = "public.ecr.aws/lambda/python"
+VARIABLES_TF = PROJECT_ROOT / "terraform" / "variables.tf"
 
 
 def image() -> str:
@@ -48,6 +54,22 @@ def image() -> str:
 
 def auth_token() -> str | None:
     return os.environ.get("LOCALSTACK_AUTH_TOKEN") or None
+
+
+def lambda_runtime() -> str:
+    """The functions' runtime: TF_VAR_lambda_runtime, else terraform/variables.tf's default."""
+    configured = os.environ.get("TF_VAR_lambda_runtime")
+    if configured:
+        return configured
+    match = re.search(r'variable\s+"lambda_runtime"\s*\{.*?default\s*=\s*"([^"]+)"', VARIABLES_TF.read_text(), re.DOTALL)
+    if match is None:
+        raise EmulatorError(f"no default for lambda_runtime in {VARIABLES_TF}")
+    return match.group(1)
+
+
+def lambda_image(runtime: str) -> str:
+    """The Lambda base image of a Python runtime, e.g. python3.13 -> public.ecr.aws/lambda/python:3.13."""
+    return f"{LAMBDA_IMAGE_REPOSITORY}:{runtime.removeprefix('python')}"
 
 
 def docker_engine_answers(timeout: float = 5.0) -> bool:
@@ -150,6 +172,37 @@ class ComposeLocalStack(LocalStack):
             raise EmulatorError(f"LocalStack is up in Docker but does not answer at {self.endpoint}")
         self.forget_deployment()
         say(f"LocalStack started at {self.endpoint} ({image()}, docker compose project {COMPOSE_PROJECT})")
+
+    def prepare(self, say: Say) -> None:
+        """Before Terraform runs: can this LocalStack run functions? Refuse in one line naming the fix.
+
+        Without Lambda, or without the Docker socket in its container, LocalStack accepts the functions
+        and then leaves them Failed; Terraform would wait for them, and deleting one waits out a timeout.
+        """
+        self.require_running()
+        state = self.services().get("lambda")
+        if state is None:
+            raise EmulatorError("this LocalStack runs no Lambda service: add lambda to SERVICES in "
+                                "docker-compose.yml, then `make down` and `make up TARGET=localstack`")
+        if state not in UP_STATES:
+            raise EmulatorError(f"LocalStack's Lambda service is {state!r}, not available: see `docker compose "
+                                "logs localstack`, then `make down` and `make up TARGET=localstack`")
+        if not self.running():
+            say(f"the LocalStack at {self.endpoint} is not docker compose project {COMPOSE_PROJECT}'s: "
+                "whether its container can start Lambda containers is not checked")
+            return
+        socket = self._compose("exec", "-T", "localstack", "test", "-S", CONTAINER_DOCKER_SOCKET)
+        if socket.returncode != 0:
+            raise EmulatorError(f"LocalStack's container has no Docker socket at {CONTAINER_DOCKER_SOCKET}, so it "
+                                "cannot start Lambda containers: mount the host's Docker socket there "
+                                "(docker-compose.yml volumes; Colima or rootless Docker keep it elsewhere, see "
+                                "docs/troubleshooting.md), then `make down` and `make up TARGET=localstack`")
+        runtime_image = lambda_image(lambda_runtime())
+        present = self._run(["docker", "image", "inspect", "--format", "{{.Id}}", runtime_image], text=True,
+                            capture_output=True, stdin=subprocess.DEVNULL, check=False)
+        if present.returncode != 0:
+            say(f"the Lambda runtime image {runtime_image} is not on this machine: LocalStack pulls it at the "
+                f"first invocation (it needs network then); `docker pull {runtime_image}` does it now")
 
     def stop(self, say: Say) -> None:
         if not self._docker_probe():
