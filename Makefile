@@ -19,6 +19,11 @@ POLL ?=
 SYMBOL ?= AAPL
 RECORDING ?=
 PORT ?= 8050
+# `make backtest`/`make verify`: other windows than the deployment's; `make import`: the CSV and its output.
+SHORT ?=
+LONG ?=
+CSV ?=
+OUT ?=
 # `make up PERSIST=1`: the embedded emulator keeps its state across `make down` / `make up`.
 PERSIST ?=
 WIPE ?=
@@ -72,7 +77,8 @@ AUTO_APPROVE ?=
 AWS_ARGS = --target aws --env $(ENV) $(if $(TF_BACKEND_CONFIG),--backend-config $(TF_BACKEND_CONFIG))
 AWS_APPROVE = $(if $(filter 1 true yes,$(AUTO_APPROVE)),--auto-approve)
 
-.PHONY: help demo replay alerts logs status athena produce chart dashboard up deploy down test unit e2e lint checkov bench \
+.PHONY: help demo replay alerts logs status athena produce chart dashboard backtest verify import dev \
+	up deploy down test unit e2e lint checkov bench \
 	plan-aws deploy-aws destroy-aws check install lint-venv lock lock-terraform fixture fmt clean
 
 help: ## Show this help
@@ -110,6 +116,19 @@ chart: $(STAMP) ## Chart SYMBOL from the running stack into build/charts/ (RECOR
 
 dashboard: $(STAMP) ## Serve the live dashboard of the running stack on http://127.0.0.1:PORT until Ctrl-C
 	$(TICKSTACK) dashboard --port $(PORT)
+
+##@ Strategy: try a rule on history, then prove the stack sends the same alerts
+backtest: $(STAMP) ## Alerts the pipeline would send for FILE, computed here with no stack (SHORT= LONG= optional)
+	$(TICKSTACK) backtest $(FILE) $(if $(SHORT),--short $(SHORT)) $(if $(LONG),--long $(LONG))
+
+verify: $(STAMP) ## Check the running stack sent exactly the backtest's alerts for FILE (replay it first)
+	$(TICKSTACK) verify $(FILE)
+
+import: $(STAMP) ## Turn a CSV of daily bars into a recording beside it (CSV=... SYMBOL=...)
+	$(TICKSTACK) import $(CSV) --symbol $(SYMBOL) $(if $(OUT),--out $(OUT))
+
+dev: $(STAMP) ## Put each saved change to lambda/ into the running emulator's functions, no Terraform
+	$(TICKSTACK) dev
 
 ##@ Targets: the emulator stack (TARGET=ministack|localstack; later commands use the one that is up)
 up: $(STAMP) ## Start the emulator (TARGET=ministack|localstack; PERSIST=1 keeps state) and deploy the pipeline

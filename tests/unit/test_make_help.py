@@ -13,7 +13,7 @@ import typer
 from tests.conftest import ROOT
 from tickstack.cli import app
 
-GROUPS = ("Everyday", "Targets", "Tests", "AWS", "Setup")
+GROUPS = ("Everyday", "Strategy", "Targets", "Tests", "AWS", "Setup")
 
 
 def make(*args: str) -> subprocess.CompletedProcess:
@@ -73,6 +73,7 @@ def test_help_groups_everyday_use_targets_tests_and_aws():
     groups = help_groups()
     assert [g for g in groups if g] == list(GROUPS)
     assert {"demo", "replay", "alerts", "logs", "status"} <= set(groups["Everyday"])
+    assert {"backtest", "verify", "import", "dev"} <= set(groups["Strategy"])
     assert {"up", "deploy", "down"} <= set(groups["Targets"])
     assert {"test", "unit", "e2e", "lint"} <= set(groups["Tests"])
     assert set(groups["AWS"]) == {"plan-aws", "deploy-aws", "destroy-aws"}
