@@ -13,7 +13,7 @@ from rich.table import Table
 from producer.kinesis import StreamRejected
 from tickstack.cli.app import app
 from tickstack.cli.options import TargetOption, running_target
-from tickstack.cli.output import out, progress, say
+from tickstack.cli.output import out, print_alerts, progress, say
 from tickstack.errors import TickstackError
 from tickstack.ops.alerts import read_alerts
 from tickstack.ops.athena import NamedQuery, QueryFailed, load_queries, run_query
@@ -52,19 +52,6 @@ def replay(
     say(f"{len(report.sent)} ticks {state} ({len(report.valid_keys)} valid, {len(report.invalid)} quarantined)")
 
 
-def _print_alerts(alerts: list[dict]) -> None:
-    """Short lines, so an 80-column terminal shows each alert unwrapped."""
-    for a in alerts:
-        colour = "green" if a["signal"] == "GOLDEN_CROSS" else "red"
-        repeated = f"  [yellow]delivered {a['deliveries']} times[/yellow]" if a["deliveries"] > 1 else ""
-        out.print(f"[bold]{a['symbol']}[/bold] [{colour}]{a['signal']}[/{colour}]  tick {a['timestamp']}  "
-                  f"price {a['price']}{repeated}", highlight=False)
-        out.print(f"  SMA short {a['sma5']}  SMA long {a['sma20']}  [dim]sent {a['sent_at']}[/dim]", highlight=False)
-        out.print(f"  subject: {a['subject']}", highlight=False)
-        for line in a["message"].splitlines()[:1]:
-            out.print(f"  message: {line}", highlight=False)
-
-
 @app.command()
 def alerts(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array, oldest first")] = False,
@@ -82,7 +69,7 @@ def alerts(
             out.print(json.dumps(a), highlight=False)
     elif seen:
         out.print(f"SNS alerts sent: {len(seen)}")
-        _print_alerts(seen)
+        print_alerts(seen)
     elif not follow:
         out.print("no alerts sent yet")
     known = {a["alert_id"] for a in seen}
@@ -95,7 +82,7 @@ def alerts(
                 if as_json:
                     out.print(json.dumps(a), highlight=False)
                 else:
-                    _print_alerts([a])
+                    print_alerts([a])
     except KeyboardInterrupt:
         pass
 

@@ -23,7 +23,7 @@ from stock_pipeline.contract import DEFAULT_LONG_WINDOW, DEFAULT_SHORT_WINDOW
 from stock_pipeline.trend import check_windows
 from tickstack.cli.app import app
 from tickstack.cli.options import TargetOption, target
-from tickstack.cli.output import console, out
+from tickstack.cli.output import console, out, print_alerts
 from tickstack.deploy.package import PACKAGE_DIR
 from tickstack.errors import TickstackError
 from tickstack.ops import dev_loop
@@ -71,7 +71,7 @@ def backtest(
         out.print_json(json.dumps(result.alerts))
     elif result.alerts:
         out.print(f"alerts the pipeline would send: {len(result.alerts)} ({windows})")
-        _print_alerts(result.alerts)
+        print_alerts(result.alerts)
     else:
         out.print(f"no alerts: the averages never cross ({windows})")
     _summarise(result, files, seconds)
@@ -91,18 +91,6 @@ def _timed_backtest(files: Sequence[Path], windows: Windows) -> tuple[BacktestRe
     started = time.perf_counter()
     result = run_backtest(files, windows.short, windows.long)
     return result, time.perf_counter() - started
-
-
-def _print_alerts(alerts: list[dict]) -> None:
-    """As `tickstack alerts` prints them, less when they were sent (they were not)."""
-    for a in alerts:
-        colour = "green" if a["signal"] == "GOLDEN_CROSS" else "red"
-        out.print(f"[bold]{a['symbol']}[/bold] [{colour}]{a['signal']}[/{colour}]  tick {a['timestamp']}  "
-                  f"price {a['price']}", highlight=False)
-        out.print(f"  SMA short {a['sma5']}  SMA long {a['sma20']}", highlight=False)
-        out.print(f"  subject: {escape(a['subject'])}", highlight=False)
-        for line in a["message"].splitlines()[:1]:
-            out.print(f"  message: {escape(line)}", highlight=False)
 
 
 def _line(text: str) -> None:
