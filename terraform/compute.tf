@@ -15,24 +15,36 @@ locals {
     POWERTOOLS_TRACE_DISABLED = local.on_aws ? "false" : "true"
   }
 
+  # Faults injected on purpose (lambda/stock_pipeline/faults.py): set on the
+  # emulators only, never on AWS, whatever the variable says.
+  fault_environment = local.emulated ? { FAULT_INJECTION = var.fault_injection } : {}
+
+  # Powertools names each function's metrics with a `service` dimension: these.
+  service_names = {
+    process = "process-stock-data"
+    trend   = "stock-trend-analysis"
+  }
+
   functions = {
     process = {
       name    = local.names.process_function
       handler = "stock_pipeline.process_stock_data.lambda_handler"
       role    = aws_iam_role.process.arn
-      environment = merge(local.function_environment, {
-        ARCHIVE_BUCKET          = aws_s3_bucket.archive.bucket
-        POWERTOOLS_SERVICE_NAME = "process-stock-data"
+      environment = merge(local.function_environment, local.fault_environment, {
+        ARCHIVE_BUCKET           = aws_s3_bucket.archive.bucket
+        FUTURE_TOLERANCE_SECONDS = tostring(var.future_tolerance_seconds)
+        POWERTOOLS_SERVICE_NAME  = local.service_names.process
       })
     }
     trend = {
       name    = local.names.trend_function
       handler = "stock_pipeline.stock_trend_analysis.lambda_handler"
       role    = aws_iam_role.trend.arn
-      environment = merge(local.function_environment, {
+      environment = merge(local.function_environment, local.fault_environment, {
         TREND_STATE_TABLE       = aws_dynamodb_table.trend_state.name
         ALERT_TOPIC_ARN         = aws_sns_topic.alerts.arn
-        POWERTOOLS_SERVICE_NAME = "stock-trend-analysis"
+        STALLED_AFTER_SECONDS   = tostring(var.stalled_after_seconds)
+        POWERTOOLS_SERVICE_NAME = local.service_names.trend
       })
     }
   }

@@ -39,6 +39,16 @@ locals {
       ]
     },
     {
+      # The functions' own metrics (Powertools, one `service` dimension each).
+      title = "Rejected and late ticks, stalled symbols"
+      stat  = "Sum"
+      metrics = [
+        [local.metrics_ns, "RejectedTicks", "service", local.service_names.process],
+        [local.metrics_ns, "LateTicks", "service", local.service_names.trend],
+        [local.metrics_ns, "StalledSymbols", "service", local.service_names.trend],
+      ]
+    },
+    {
       title = "DynamoDB successful request latency (ms)"
       stat  = "Average"
       metrics = [
@@ -135,6 +145,25 @@ resource "aws_cloudwatch_metric_alarm" "failed_batches" {
   dimensions          = { QueueName = aws_sqs_queue.failed_batches.name }
   statistic           = "Maximum"
   period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.ops.arn]
+}
+
+# The trend function counts a symbol in StalledSymbols when its analysis has not
+# advanced for var.stalled_after_seconds while late ticks of it keep arriving
+# (lambda/stock_pipeline/lateness.py): its alerts have stopped though its ticks
+# have not. Without late ticks no datapoint is sent, which is not breaching.
+resource "aws_cloudwatch_metric_alarm" "stalled_symbols" {
+  alarm_name          = "${local.function_names["trend"]}-stalled-symbols"
+  alarm_description   = "A symbol's trend analysis has not advanced for ${var.stalled_after_seconds} s while its ticks keep arriving late: no alert can come for it. `tickstack status` lists the stalled symbols."
+  namespace           = local.metrics_ns
+  metric_name         = "StalledSymbols"
+  dimensions          = { service = local.service_names.trend }
+  statistic           = "Maximum"
+  period              = 60
   evaluation_periods  = 1
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0

@@ -98,3 +98,13 @@ output "sma_windows" {
     long  = var.sma_long_window
   }
 }
+
+output "future_tolerance_seconds" {
+  description = "How far ahead of ProcessStockData's clock a tick may be stamped before it is quarantined."
+  value       = var.future_tolerance_seconds
+}
+
+output "stalled_after_seconds" {
+  description = "How long a symbol's analysis may stand still while late ticks of it arrive before it counts as stalled (`tickstack status` reads it)."
+  value       = var.stalled_after_seconds
+}

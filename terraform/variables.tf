@@ -229,3 +229,54 @@ variable "rejected_prefix" {
     error_message = "rejected_prefix and raw_prefix must not contain one another: Athena reads everything under raw_prefix."
   }
 }
+
+variable "future_tolerance_seconds" {
+  description = "ProcessStockData quarantines a tick stamped more than this many seconds ahead of its own clock: one such tick would hold its symbol's analysis back until real time caught up with it. Ticks of the past always pass."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.future_tolerance_seconds >= 0 && var.future_tolerance_seconds <= 86400 && floor(var.future_tolerance_seconds) == var.future_tolerance_seconds
+    error_message = "future_tolerance_seconds must be a whole number of seconds from 0 to 86400 (a day)."
+  }
+}
+
+variable "stalled_after_seconds" {
+  description = "A symbol whose trend analysis has not advanced for this many seconds while late ticks of it keep arriving is stalled: the trend function counts it in StalledSymbols, whose alarm notifies the ops topic, and `tickstack status` lists it."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.stalled_after_seconds >= 60 && var.stalled_after_seconds <= 86400 && floor(var.stalled_after_seconds) == var.stalled_after_seconds
+    error_message = "stalled_after_seconds must be a whole number of seconds from 60 to 86400."
+  }
+
+  # A tick within the future tolerance holds its symbol's analysis for up to that long:
+  # a threshold below it would call every such tick a stall.
+  validation {
+    condition     = var.stalled_after_seconds > var.future_tolerance_seconds
+    error_message = "stalled_after_seconds (${var.stalled_after_seconds}) must exceed future_tolerance_seconds (${var.future_tolerance_seconds})."
+  }
+}
+
+variable "fault_injection" {
+  description = "Emulators only: the share of invocations that fail on purpose, per kind, e.g. \"process=0.2,trend=0.2,trend_crash_after_publish=0.3\" (see lambda/stock_pipeline/faults.py); \"\" for none. Refused on aws."
+  type        = string
+  default     = ""
+  nullable    = false
+
+  validation {
+    condition = alltrue([
+      for part in compact(split(",", var.fault_injection)) :
+      can(regex("^(process|trend|trend_crash_after_publish)=(0(\\.[0-9]+)?|1(\\.0+)?|\\.[0-9]+)$", trimspace(part)))
+      ]) && length(compact(split(",", var.fault_injection))) == length(distinct([
+        for part in compact(split(",", var.fault_injection)) : split("=", trimspace(part))[0]
+    ]))
+    error_message = "fault_injection must be \"\" or comma-separated kind=share pairs, each kind once and one of process, trend, trend_crash_after_publish, each share from 0 to 1, e.g. \"process=0.2,trend_crash_after_publish=0.3\"."
+  }
+
+  validation {
+    condition     = var.fault_injection == "" || var.target != "aws"
+    error_message = "fault_injection is for the emulators only: it must be \"\" on aws."
+  }
+}

@@ -26,8 +26,9 @@ from stock_pipeline.contract import (
     TickItem,
     TrendStateItem,
 )
+from stock_pipeline.lateness import LateWatch, epoch_seconds
 from stock_pipeline.ports import StaleState, StoredTrendState
-from stock_pipeline.trend import Alert, Cross, PricePoint, TrendState
+from stock_pipeline.trend import SMA_QUANTUM, Alert, Cross, PricePoint, TrendState
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -180,6 +181,14 @@ def state_to_item(symbol: str, state: StoredTrendState, updated_at: str) -> dict
     }
     if state.trend.last_timestamp is not None:
         item[TrendStateItem.LAST_TIMESTAMP] = state.trend.last_timestamp
+    watch = state.watch
+    optional = {
+        TrendStateItem.READ_AT: watch.read_at,
+        TrendStateItem.LATE_TICKS: watch.late_ticks or None,
+        TrendStateItem.LAST_LATE_AT: watch.last_late_at,
+        TrendStateItem.LATE_SEQUENCE: watch.late_sequence,
+    }
+    item.update({name: value for name, value in optional.items() if value is not None})
     return item
 
 
@@ -193,7 +202,30 @@ def state_from_item(item: Mapping[str, Any]) -> StoredTrendState:
         ),
         pending=tuple(_cross_from_map(symbol, raw) for raw in item.get(TrendStateItem.PENDING, ())),
         version=int(item[TrendStateItem.VERSION]),
+        watch=LateWatch(
+            read_at=_read_at(item),
+            late_ticks=int(item.get(TrendStateItem.LATE_TICKS, 0)),
+            last_late_at=_optional_int(item.get(TrendStateItem.LAST_LATE_AT)),
+            late_sequence=_optional_int(item.get(TrendStateItem.LATE_SEQUENCE)),
+        ),
     )
+
+
+def _read_at(item: Mapping[str, Any]) -> int | None:
+    """The item's read_at; for an item written before read_at existed, its last write time.
+
+    Every write follows the read it saves, so updated_at is no earlier than the read that moved
+    the watermark: a tick written after it was not read, which is all lateness.py needs.
+    """
+    if TrendStateItem.READ_AT in item:
+        return int(item[TrendStateItem.READ_AT])
+    if TrendStateItem.LAST_TIMESTAMP in item and TrendStateItem.UPDATED_AT in item:
+        return epoch_seconds(item[TrendStateItem.UPDATED_AT])
+    return None
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _cross_to_map(cross: Cross) -> dict[str, Any]:
@@ -214,8 +246,10 @@ def _cross_from_map(symbol: str, raw: Mapping[str, Any]) -> Cross:
         signal=raw[PendingCross.SIGNAL],
         timestamp=raw[PendingCross.TIMESTAMP],
         price=Decimal(raw[PendingCross.PRICE]),
-        sma_short=Decimal(_renamed(raw, PendingCross.SMA_SHORT, PendingCross.LEGACY_SMA_SHORT)),
-        sma_long=Decimal(_renamed(raw, PendingCross.SMA_LONG, PendingCross.LEGACY_SMA_LONG)),
+        # DynamoDB drops trailing zeros ("31.6260" comes back as "31.626"): put them back, so that an
+        # alert published from the outbox reads exactly as when it was published straight away.
+        sma_short=Decimal(_renamed(raw, PendingCross.SMA_SHORT, PendingCross.LEGACY_SMA_SHORT)).quantize(SMA_QUANTUM),
+        sma_long=Decimal(_renamed(raw, PendingCross.SMA_LONG, PendingCross.LEGACY_SMA_LONG)).quantize(SMA_QUANTUM),
         short_window=int(raw[PendingCross.SHORT_WINDOW]),
         long_window=int(raw[PendingCross.LONG_WINDOW]),
     )

@@ -18,14 +18,37 @@ until its removal is recorded. The one gap left is a crash between SNS accepting
 and the write that clears it: that alert goes out again on the next run. A conditional
 write that loses means another invocation moved the state: re-read and start over, a
 bounded number of times.
+
+What that means for whoever receives the alerts: SNS standard topics deliver at least once;
+beyond that, an alert is published again only if the function dies between SNS accepting
+it and the write that clears it. No SNS feature closes that window for these subscribers:
+publishing with a MessageDeduplicationId is for FIFO topics only, and FIFO topics deliver
+to SQS and Lambda, not to e-mail or SMS. So every delivery of one cross carries the same
+alert_id (a message attribute and the message's last line), and `tickstack alerts` lists
+each alert_id once with the number of deliveries it saw.
+
+The run also counts the late ticks among the stream records that woke it, and says when the
+symbol is stalled (see lateness.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from stock_pipeline.contract import DEFAULT_STALLED_AFTER_SECONDS
+from stock_pipeline.lateness import (
+    Arrival,
+    LateTick,
+    LateWatch,
+    advanced,
+    counted,
+    is_stalled,
+    late_candidates,
+    not_counted,
+)
 from stock_pipeline.ports import AlertPublisher, StaleState, StoredTrendState, TickStore, TrendStateStore
 from stock_pipeline.trend import Cross, advance, build_alert, check_windows
 
@@ -35,6 +58,7 @@ MAX_ATTEMPTS = 5
 CHUNK_SIZE = 500
 
 MetricCounter = Callable[[str, int], None]
+Clock = Callable[[], float]
 
 
 @dataclass
@@ -48,6 +72,12 @@ class CatchUpReport:
     crosses: list[Cross] = field(default_factory=list)
     published: list[Cross] = field(default_factory=list)
     lost_races: int = 0
+    # The stream records of this run found late: counted (and logged) by this run, or by an
+    # earlier delivery of the same records.
+    late: list[LateTick] = field(default_factory=list)
+    late_counted_before: list[LateTick] = field(default_factory=list)
+    watch: LateWatch = field(default_factory=LateWatch)
+    stalled: bool = False
 
 
 class TrendCatchUp:
@@ -61,7 +91,10 @@ class TrendCatchUp:
         logger: Any,  # a logging.Logger or a Powertools Logger: both take extra=
         count: MetricCounter = lambda name, value: None,
         chunk_size: int = CHUNK_SIZE,
+        clock: Clock = time.time,
+        stalled_after: float = DEFAULT_STALLED_AFTER_SECONDS,
     ) -> None:
+        """`clock` gives epoch seconds; `stalled_after` is the threshold of lateness.is_stalled."""
         check_windows(short_window, long_window)
         self._ticks = ticks
         self._states = states
@@ -71,15 +104,21 @@ class TrendCatchUp:
         self._log = logger
         self._count = count
         self._chunk_size = chunk_size
+        self._clock = clock
+        self._stalled_after = stalled_after
 
-    def run(self, symbol: str) -> CatchUpReport:
+    def run(self, symbol: str, arrivals: Sequence[Arrival] = ()) -> CatchUpReport:
+        """Catch `symbol` up; `arrivals` are the stream records that woke it, to find the late ones."""
         report = CatchUpReport(symbol)
         # Alerts this run has published: after a lost race the re-read state may still
         # list one as pending, and it must not go out twice.
         published: set[str] = set()
+        # Late or not is judged against the state as the run first read it.
+        candidates: list[LateTick] = []
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                self._attempt(symbol, report, published, first=attempt == 1)
+                self._attempt(symbol, arrivals, candidates, report, published, first=attempt == 1)
+                self._check_stalled(symbol, report)
                 return report
             except StaleState as exc:
                 report.lost_races += 1
@@ -89,11 +128,23 @@ class TrendCatchUp:
                 )
         raise StaleState(f"gave up on {symbol} after {MAX_ATTEMPTS} lost conditional writes")
 
-    def _attempt(self, symbol: str, report: CatchUpReport, published: set[str], first: bool) -> None:
+    def _attempt(
+        self,
+        symbol: str,
+        arrivals: Sequence[Arrival],
+        candidates: list[LateTick],
+        report: CatchUpReport,
+        published: set[str],
+        first: bool,
+    ) -> None:
         stored = self._states.get(symbol) or StoredTrendState()
         if first:
             report.started_after = stored.trend.last_timestamp
+            candidates.extend(late_candidates(arrivals, stored.trend.last_timestamp, stored.watch.read_at))
         report.last_timestamp = stored.trend.last_timestamp
+        report.watch = stored.watch
+        if candidates:
+            stored = self._count_late(symbol, stored, candidates, report)
         if stored.pending:
             self._log.info(
                 "publishing alerts left pending by an earlier run",
@@ -103,6 +154,7 @@ class TrendCatchUp:
 
         while True:
             points = self._ticks.prices_after(symbol, stored.trend.last_timestamp, self._chunk_size)
+            read_returned_at = self._clock()
             if not points:
                 return
             result = advance(symbol, stored.trend, points, self._short, self._long)
@@ -124,9 +176,13 @@ class TrendCatchUp:
                     },
                 )
             committed = StoredTrendState(
-                trend=result.state, pending=stored.pending + result.crosses, version=stored.version + 1
+                trend=result.state,
+                pending=stored.pending + result.crosses,
+                version=stored.version + 1,
+                watch=advanced(stored.watch, read_returned_at),
             )
             self._states.save(symbol, committed, expected_version=stored.version)
+            report.watch = committed.watch
             report.analysed += len(result.evaluations)
             report.last_timestamp = result.state.last_timestamp
             report.crosses.extend(result.crosses)
@@ -149,20 +205,76 @@ class TrendCatchUp:
             if len(points) < self._chunk_size:
                 return
 
+    def _count_late(
+        self, symbol: str, stored: StoredTrendState, candidates: list[LateTick], report: CatchUpReport
+    ) -> StoredTrendState:
+        """Count (in the state, the metric and the log) the late ticks the state has not counted yet."""
+        late = not_counted(candidates, stored.watch)
+        # After a lost race the re-read state holds what this run counted: not "before" then.
+        report.late_counted_before = [tick for tick in candidates if tick not in late and tick not in report.late]
+        if not late:
+            return stored
+        now = self._clock()
+        updated = replace(stored, watch=counted(stored.watch, late, now), version=stored.version + 1)
+        self._states.save(symbol, updated, expected_version=stored.version)
+        report.late = late
+        report.watch = updated.watch
+        self._count("LateTicks", len(late))
+        for tick in late:
+            self._log.warning(
+                "late tick",
+                extra={
+                    "symbol": symbol,
+                    "tick_timestamp": tick.timestamp,
+                    "watermark": tick.watermark,
+                    "lag_seconds": tick.lag_seconds,
+                    "written_at": tick.written_at,
+                    "read_at": stored.watch.read_at,
+                    "reason": "stored, but written after the table read that moved the analysis past it: "
+                    "left out of the analysis",
+                },
+            )
+        return updated
+
+    def _check_stalled(self, symbol: str, report: CatchUpReport) -> None:
+        now = self._clock()
+        report.stalled = is_stalled(report.watch, now, self._stalled_after)
+        if report.stalled:
+            self._count("StalledSymbols", 1)
+            self._log.warning(
+                "symbol stalled",
+                extra={
+                    "symbol": symbol,
+                    "watermark": report.last_timestamp,
+                    "read_at": report.watch.read_at,
+                    "late_ticks": report.watch.late_ticks,
+                    "last_late_at": report.watch.last_late_at,
+                    "stalled_after_seconds": self._stalled_after,
+                    "reason": f"nothing analysed for {int(now - (report.watch.read_at or now))} s "
+                    "while late ticks keep arriving",
+                },
+            )
+
     def _flush(
         self, symbol: str, stored: StoredTrendState, report: CatchUpReport, published: set[str]
     ) -> StoredTrendState:
         while stored.pending:
             cross = stored.pending[0]
+            cleared = replace(stored, pending=stored.pending[1:], version=stored.version + 1)
             if cross.alert_id in published:
                 self._log.info("alert already published by this run; clearing it", extra={"alert_id": cross.alert_id})
+                self._states.save(symbol, cleared, expected_version=stored.version)
             else:
+                # The window in which a crash sends this alert again: from SNS accepting it to the
+                # clearing write. Nothing else happens in it; the log line and the metric come after.
                 self._publisher.publish(build_alert(cross))
                 published.add(cross.alert_id)
-                report.published.append(cross)
-                self._count("AlertsPublished", 1)
-                self._log.info("alert published", extra={"alert_id": cross.alert_id})
-            cleared = replace(stored, pending=stored.pending[1:], version=stored.version + 1)
-            self._states.save(symbol, cleared, expected_version=stored.version)
+                try:
+                    self._states.save(symbol, cleared, expected_version=stored.version)
+                finally:
+                    report.published.append(cross)
+                    self._count("AlertsPublished", 1)
+                    self._log.info("alert published", extra={"alert_id": cross.alert_id})
             stored = cleared
+            report.watch = stored.watch
         return stored

@@ -21,6 +21,18 @@ TIMESTAMP_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
 DEFAULT_SHORT_WINDOW: Final = 5
 DEFAULT_LONG_WINDOW: Final = 20
 
+# ProcessStockData quarantines a tick stamped further than this ahead of its own clock: one
+# such tick would otherwise move its symbol's analysis position out of reach (see
+# stock_pipeline.lateness). Terraform's future_tolerance_seconds overrides it.
+DEFAULT_FUTURE_TOLERANCE_SECONDS: Final = 300
+# A symbol whose analysis has not advanced for this long while late ticks of it keep arriving
+# is stalled (StalledSymbols metric, its alarm, `tickstack status`). Terraform's
+# stalled_after_seconds overrides it; it must exceed the future tolerance.
+DEFAULT_STALLED_AFTER_SECONDS: Final = 900
+
+# The largest record ProcessStockData accepts, in bytes: a producer tick is about 200.
+MAX_TICK_BYTES: Final = 4096
+
 GOLDEN_CROSS: Final = "GOLDEN_CROSS"
 DEATH_CROSS: Final = "DEATH_CROSS"
 SIGNALS: Final = (GOLDEN_CROSS, DEATH_CROSS)
@@ -38,11 +50,36 @@ class Env:
     ALERT_TOPIC_ARN: Final = "ALERT_TOPIC_ARN"
     SHORT_WINDOW: Final = "SHORT_WINDOW"
     LONG_WINDOW: Final = "LONG_WINDOW"
+    FUTURE_TOLERANCE_SECONDS: Final = "FUTURE_TOLERANCE_SECONDS"
+    STALLED_AFTER_SECONDS: Final = "STALLED_AFTER_SECONDS"
+    # Emulators only: a FaultSpec (stock_pipeline.faults), e.g. "process=0.2,trend_crash_after_publish=0.3".
+    FAULT_INJECTION: Final = "FAULT_INJECTION"
 
 
-# What each function reads; the prefixes and windows have defaults, the others are required.
-INGEST_ENV: Final = (Env.TICKS_TABLE, Env.ARCHIVE_BUCKET, Env.RAW_PREFIX, Env.REJECTED_PREFIX)
-TREND_ENV: Final = (Env.TICKS_TABLE, Env.TREND_STATE_TABLE, Env.ALERT_TOPIC_ARN, Env.SHORT_WINDOW, Env.LONG_WINDOW)
+# What each function reads; the prefixes, windows, tolerances and faults have defaults, the others are required.
+INGEST_ENV: Final = (
+    Env.TICKS_TABLE,
+    Env.ARCHIVE_BUCKET,
+    Env.RAW_PREFIX,
+    Env.REJECTED_PREFIX,
+    Env.FUTURE_TOLERANCE_SECONDS,
+    Env.FAULT_INJECTION,
+)
+TREND_ENV: Final = (
+    Env.TICKS_TABLE,
+    Env.TREND_STATE_TABLE,
+    Env.ALERT_TOPIC_ARN,
+    Env.SHORT_WINDOW,
+    Env.LONG_WINDOW,
+    Env.STALLED_AFTER_SECONDS,
+    Env.FAULT_INJECTION,
+)
+
+# The kinds of fault FAULT_INJECTION can inject, each with the share of invocations it hits.
+FAULT_PROCESS: Final = "process"  # ProcessStockData fails before doing anything
+FAULT_TREND: Final = "trend"  # StockTrendAnalysis fails before doing anything
+FAULT_TREND_CRASH_AFTER_PUBLISH: Final = "trend_crash_after_publish"  # dies after SNS took an alert
+FAULT_KINDS: Final = (FAULT_PROCESS, FAULT_TREND, FAULT_TREND_CRASH_AFTER_PUBLISH)
 
 
 # --- the ticks table and its S3 archive ---------------------------------------------------------
@@ -159,6 +196,12 @@ class TrendStateItem:
     WINDOW: Final = "window"  # the latest prices, oldest first
     PENDING: Final = "pending"  # a list of PendingCross maps, oldest first
     UPDATED_AT: Final = "updated_at"  # TIMESTAMP_FORMAT
+    # Late ticks (see stock_pipeline.lateness); every time is whole epoch seconds of the
+    # trend function's clock, and each field is absent until it has a value.
+    READ_AT: Final = "read_at"  # when the table read that last moved last_timestamp returned, rounded up
+    LATE_TICKS: Final = "late_ticks"  # late ticks counted since the item exists
+    LAST_LATE_AT: Final = "last_late_at"  # when the last late tick was counted
+    LATE_SEQUENCE: Final = "late_sequence"  # the highest stream sequence number counted as late
 
 
 TREND_STATE_PARTITION_KEY: Final = TrendStateItem.SYMBOL

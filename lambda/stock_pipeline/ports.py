@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from stock_pipeline.lateness import LateWatch
 from stock_pipeline.trend import Alert, Cross, PricePoint, TrendState
 
 
@@ -25,6 +26,8 @@ class StoredTrendState:
     pending: tuple[Cross, ...] = ()
     # 0 means "no item yet"; every successful save increments it by one.
     version: int = 0
+    # When the watermark last moved, and the late ticks counted (see lateness.py).
+    watch: LateWatch = field(default_factory=LateWatch)
 
 
 class TickStore(Protocol):

@@ -4,6 +4,10 @@ A record whose data can never become a tick is quarantined under REJECTED_PREFIX
 counts as processed: a stream retries a failed record until it expires, and on MiniStack
 forever, so bad data must never fail the batch. Only infrastructure errors raise; the
 batch utility reports those records as batchItemFailures for the mapping to retry.
+
+The function's clock is read here and passed in: a tick stamped more than the future
+tolerance ahead of it is quarantined (see lateness.py for why). On an emulator, faults.py
+may fail an invocation on purpose.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
@@ -24,6 +29,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stock_pipeline.adapters import DynamoDBTickStore, S3Archive
 from stock_pipeline.contract import (
+    DEFAULT_FUTURE_TOLERANCE_SECONDS,
+    FAULT_PROCESS,
     RAW_PREFIX,
     REJECTED_PREFIX,
     TIMESTAMP_FORMAT,
@@ -32,8 +39,9 @@ from stock_pipeline.contract import (
     archive_key,
     rejected_key,
 )
+from stock_pipeline.faults import Faults, FaultSpec
 from stock_pipeline.ports import Archive, TickStore
-from stock_pipeline.ticks import InvalidTick, enrich, parse_tick, to_archive_json
+from stock_pipeline.ticks import InvalidTick, check_not_future, enrich, parse_tick, to_archive_json
 
 logger = Logger()
 metrics = Metrics()
@@ -49,6 +57,8 @@ class IngestDependencies:
     archive: Archive
     raw_prefix: str
     rejected_prefix: str
+    future_tolerance: int = DEFAULT_FUTURE_TOLERANCE_SECONDS
+    faults: FaultSpec = FaultSpec()
 
 
 @cache
@@ -59,6 +69,8 @@ def dependencies() -> IngestDependencies:
         archive=S3Archive(os.environ[Env.ARCHIVE_BUCKET]),
         raw_prefix=os.environ.get(Env.RAW_PREFIX, RAW_PREFIX),
         rejected_prefix=os.environ.get(Env.REJECTED_PREFIX, REJECTED_PREFIX),
+        future_tolerance=int(os.environ.get(Env.FUTURE_TOLERANCE_SECONDS, DEFAULT_FUTURE_TOLERANCE_SECONDS)),
+        faults=FaultSpec.parse(os.environ.get(Env.FAULT_INJECTION)),
     )
 
 
@@ -68,7 +80,7 @@ def record_handler(record: KinesisStreamRecord) -> str:
     payload: bytes | None = None
     try:
         payload = _decoded_data(record)
-        tick = parse_tick(payload)
+        tick = check_not_future(parse_tick(payload), now=time.time(), tolerance_seconds=deps.future_tolerance)
     except InvalidTick as exc:
         # The payload as text, not parsed; bytes that are not UTF-8 stay visible as escapes.
         raw = record.kinesis.data if payload is None else payload.decode("utf-8", errors="backslashreplace")
@@ -86,7 +98,14 @@ def record_handler(record: KinesisStreamRecord) -> str:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    deps = dependencies()
+    if deps.faults:
+        Faults(deps.faults, seed=context.aws_request_id, on_inject=_log_fault).fail_invocation(FAULT_PROCESS)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+def _log_fault(kind: str) -> None:
+    logger.warning("fault injected", extra={"fault": kind})
 
 
 def _decoded_data(record: KinesisStreamRecord) -> bytes:

@@ -2,12 +2,13 @@
 
 This module only wires: dependencies from the environment Terraform sets, and the
 Powertools-decorated handler. A batch is processed by trend_batch.py, one symbol's
-analysis by catch_up.py.
+analysis by catch_up.py. On an emulator, faults.py may fail an invocation on purpose.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -19,7 +20,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stock_pipeline.adapters import DynamoDBTickStore, DynamoDBTrendStateStore, SNSAlertPublisher
 from stock_pipeline.catch_up import TrendCatchUp
-from stock_pipeline.contract import DEFAULT_LONG_WINDOW, DEFAULT_SHORT_WINDOW, Env
+from stock_pipeline.contract import (
+    DEFAULT_LONG_WINDOW,
+    DEFAULT_SHORT_WINDOW,
+    DEFAULT_STALLED_AFTER_SECONDS,
+    FAULT_TREND,
+    FAULT_TREND_CRASH_AFTER_PUBLISH,
+    Env,
+)
+from stock_pipeline.faults import CrashAfterPublish, Faults, FaultSpec
 from stock_pipeline.ports import AlertPublisher, TickStore, TrendStateStore
 from stock_pipeline.trend import check_windows
 from stock_pipeline.trend_batch import TrendBatch
@@ -37,6 +46,8 @@ class TrendDependencies:
     publisher: AlertPublisher
     short_window: int
     long_window: int
+    stalled_after: int = DEFAULT_STALLED_AFTER_SECONDS
+    faults: FaultSpec = FaultSpec()
 
 
 @cache
@@ -51,6 +62,8 @@ def dependencies() -> TrendDependencies:
         publisher=SNSAlertPublisher(os.environ[Env.ALERT_TOPIC_ARN]),
         short_window=short_window,
         long_window=long_window,
+        stalled_after=int(os.environ.get(Env.STALLED_AFTER_SECONDS, DEFAULT_STALLED_AFTER_SECONDS)),
+        faults=FaultSpec.parse(os.environ.get(Env.FAULT_INJECTION)),
     )
 
 
@@ -58,19 +71,31 @@ def _count(name: str, value: int) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
+def _log_fault(kind: str) -> None:
+    logger.warning("fault injected", extra={"fault": kind})
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     deps = dependencies()
+    publisher = deps.publisher
+    if deps.faults:
+        faults = Faults(deps.faults, seed=context.aws_request_id, on_inject=_log_fault)
+        faults.fail_invocation(FAULT_TREND)
+        if deps.faults.share(FAULT_TREND_CRASH_AFTER_PUBLISH):
+            publisher = CrashAfterPublish(publisher, faults)
     catch_up = TrendCatchUp(
         ticks=deps.ticks,
         states=deps.states,
-        publisher=deps.publisher,
+        publisher=publisher,
         short_window=deps.short_window,
         long_window=deps.long_window,
         logger=logger,
         count=_count,
+        clock=time.time,
+        stalled_after=deps.stalled_after,
     )
     # One trace subsegment per symbol caught up: the table reads, state writes and publishes.
     batch = TrendBatch(catch_up=tracer.capture_method(catch_up.run, capture_response=False), logger=logger)

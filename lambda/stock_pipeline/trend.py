@@ -25,7 +25,9 @@ from stock_pipeline.contract import alert_id as _alert_id
 # Validated prices lie between 1E-6 and 1E+9 with at most 17 significant digits, so every
 # sum and product below needs far fewer digits than this: they are exact.
 _PRECISION = 100
-_FOUR_PLACES = Decimal("0.0001")
+# The averages are given to four places, trailing zeros included ("31.6260").
+SMA_QUANTUM = Decimal("0.0001")
+_FOUR_PLACES = SMA_QUANTUM
 
 
 @dataclass(frozen=True)

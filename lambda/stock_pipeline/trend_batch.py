@@ -4,11 +4,16 @@ The stream records only name the symbols that changed; each symbol is caught up 
 table once per batch (see catch_up.py), however many of its records the batch holds, and
 that one outcome is shared by all its records. A symbol whose catch-up raised fails its
 records, which the mapping then retries; the other symbols' records succeed.
+
+Each catch-up is also given its symbol's records in the batch (the tick's timestamp, when its
+item was written, the record's sequence number), from which it counts the late ticks (see
+lateness.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, process_partial_response
@@ -20,10 +25,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stock_pipeline.catch_up import CatchUpReport
 from stock_pipeline.contract import TICKS_PARTITION_KEY, TICKS_SORT_KEY
+from stock_pipeline.lateness import Arrival
 
 _ANALYSED_EVENTS = (DynamoDBRecordEventName.INSERT, DynamoDBRecordEventName.MODIFY)
 
-CatchUp = Callable[[str], CatchUpReport]
+CatchUp = Callable[[str, Sequence[Arrival]], CatchUpReport]
 
 
 class SymbolFailed(RuntimeError):
@@ -38,10 +44,12 @@ class TrendBatch:
         self.reports: dict[str, CatchUpReport] = {}
         self.failed: set[str] = set()
         self.ignored = 0
+        self.arrivals: dict[str, list[Arrival]] = {}
 
     def process(self, event: dict[str, Any], processor: BatchProcessor, context: LambdaContext) -> dict[str, Any]:
         """The partial batch response: the records of every symbol whose catch-up failed."""
         self._log.info("batch received", extra={"records": len(event.get("Records", []))})
+        self.arrivals = arrivals_by_symbol(event.get("Records", []))
         try:
             return process_partial_response(
                 event=event, record_handler=self.record_handler, processor=processor, context=context
@@ -77,6 +85,18 @@ class TrendBatch:
         report = self.reports.get(symbol)
         if report is None:
             report = self._run(symbol)
+        if any(tick.timestamp == timestamp for tick in report.late):
+            return  # the catch-up logged it as a late tick, with its lag
+        if any(tick.timestamp == timestamp for tick in report.late_counted_before):
+            self._log.info(
+                "record skipped",
+                extra={
+                    "symbol": symbol,
+                    "tick_timestamp": timestamp,
+                    "reason": "a late tick, counted and logged when this record was first delivered",
+                },
+            )
+            return
         if isinstance(timestamp, str) and report.started_after is not None and timestamp <= report.started_after:
             self._log.info(
                 "record skipped",
@@ -91,7 +111,7 @@ class TrendBatch:
 
     def _run(self, symbol: str) -> CatchUpReport:
         try:
-            report = self._catch_up(symbol)
+            report = self._catch_up(symbol, self.arrivals.get(symbol, ()))
         except Exception:
             self.failed.add(symbol)
             raise
@@ -106,6 +126,47 @@ class TrendBatch:
                 "crosses": [cross.alert_id for cross in report.crosses],
                 "published": [cross.alert_id for cross in report.published],
                 "lost_races": report.lost_races,
+                "late_ticks": len(report.late),
+                "stalled": report.stalled,
             },
         )
         return report
+
+
+def arrivals_by_symbol(records: Sequence[dict[str, Any]]) -> dict[str, list[Arrival]]:
+    """The new ticks the records name, per symbol, with when each item was written."""
+    arrivals: dict[str, list[Arrival]] = {}
+    for raw in records:
+        # A record this cannot read is left to record_handler, which fails or ignores it on its own:
+        # raising here would fail the whole batch.
+        try:
+            record = DynamoDBRecord(raw)
+            stream = record.dynamodb
+            if record.event_name not in _ANALYSED_EVENTS or stream is None:
+                continue
+            keys = stream.keys
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+        symbol, timestamp = keys.get(TICKS_PARTITION_KEY), keys.get(TICKS_SORT_KEY)
+        if not isinstance(symbol, str) or not symbol or not isinstance(timestamp, str):
+            continue
+        sequence = stream.sequence_number
+        arrivals.setdefault(symbol, []).append(
+            Arrival(
+                timestamp=timestamp,
+                written_at=_written_at(stream.get("ApproximateCreationDateTime")),
+                sequence=int(sequence) if isinstance(sequence, str) and sequence.isdigit() else None,
+            )
+        )
+    return arrivals
+
+
+def _written_at(value: Any) -> int | None:
+    """Whole epoch seconds, rounded down; None when absent or not a number (then nothing is late)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return math.floor(seconds) if math.isfinite(seconds) else None

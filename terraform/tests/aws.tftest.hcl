@@ -310,6 +310,20 @@ run "aws_dev" {
     error_message = "Both functions must get the default windows and prefixes, with the Powertools Tracer on."
   }
 
+  # Time sanity and stall detection get their defaults; no fault can be injected on AWS.
+  assert {
+    condition = (
+      aws_lambda_function.this["process"].environment[0].variables.FUTURE_TOLERANCE_SECONDS == "300" &&
+      aws_lambda_function.this["trend"].environment[0].variables.STALLED_AFTER_SECONDS == "900"
+    )
+    error_message = "The process function must get the default future tolerance and the trend function the default stall threshold."
+  }
+
+  assert {
+    condition     = alltrue([for fn in aws_lambda_function.this : !contains(keys(fn.environment[0].variables), "FAULT_INJECTION")])
+    error_message = "No function on AWS may carry the fault-injection switch."
+  }
+
   assert {
     condition     = alltrue([for fn in aws_lambda_function.this : try(fn.timeouts.delete, null) == null])
     error_message = "On AWS a function's delete keeps the provider's default timeout."
@@ -365,11 +379,25 @@ run "aws_dev" {
   }
 
   assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.stalled_symbols.namespace == "Tickstack" &&
+      aws_cloudwatch_metric_alarm.stalled_symbols.metric_name == "StalledSymbols" &&
+      aws_cloudwatch_metric_alarm.stalled_symbols.dimensions == tomap({ service = "stock-trend-analysis" }) &&
+      aws_cloudwatch_metric_alarm.stalled_symbols.dimensions.service == aws_lambda_function.this["trend"].environment[0].variables.POWERTOOLS_SERVICE_NAME &&
+      aws_cloudwatch_metric_alarm.stalled_symbols.comparison_operator == "GreaterThanThreshold" &&
+      aws_cloudwatch_metric_alarm.stalled_symbols.threshold == 0 &&
+      aws_cloudwatch_metric_alarm.stalled_symbols.treat_missing_data == "notBreaching"
+    )
+    error_message = "The stalled-symbols alarm must fire on any StalledSymbols datapoint the trend function sends, under its Powertools service name."
+  }
+
+  assert {
     condition = alltrue([
       for alarm in concat(values(aws_cloudwatch_metric_alarm.function_errors), [
         aws_cloudwatch_metric_alarm.stream_iterator_age,
         aws_cloudwatch_metric_alarm.table_stream_iterator_age,
         aws_cloudwatch_metric_alarm.failed_batches,
+        aws_cloudwatch_metric_alarm.stalled_symbols,
       ]) : alarm.alarm_actions == toset(["arn:aws:sns:eu-west-1:123456789012:ops-alarms"])
     ])
     error_message = "Every alarm must notify the ops topic."
@@ -562,4 +590,57 @@ run "bucket_name_longer_than_s3_allows_is_refused" {
   }
 
   expect_failures = [aws_s3_bucket.archive]
+}
+
+run "tolerances_come_from_variables" {
+  command = apply
+
+  variables {
+    future_tolerance_seconds = 60
+    stalled_after_seconds    = 600
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this["process"].environment[0].variables.FUTURE_TOLERANCE_SECONDS == "60" &&
+      aws_lambda_function.this["trend"].environment[0].variables.STALLED_AFTER_SECONDS == "600"
+    )
+    error_message = "The functions must get the tolerance and the threshold the variables give."
+  }
+
+  assert {
+    condition     = output.future_tolerance_seconds == 60 && output.stalled_after_seconds == 600
+    error_message = "The outputs must tell `tickstack status` the threshold in use."
+  }
+}
+
+run "stall_threshold_must_exceed_the_future_tolerance" {
+  command = plan
+
+  variables {
+    future_tolerance_seconds = 900
+    stalled_after_seconds    = 900
+  }
+
+  expect_failures = [var.stalled_after_seconds]
+}
+
+run "future_tolerance_is_whole_seconds" {
+  command = plan
+
+  variables {
+    future_tolerance_seconds = 1.5
+  }
+
+  expect_failures = [var.future_tolerance_seconds]
+}
+
+run "fault_injection_is_refused_on_aws" {
+  command = plan
+
+  variables {
+    fault_injection = "process=0.2"
+  }
+
+  expect_failures = [var.fault_injection]
 }

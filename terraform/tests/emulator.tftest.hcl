@@ -53,6 +53,57 @@ run "ministack_sends_every_service_to_the_emulator" {
     condition     = alltrue([for fn in aws_lambda_function.this : fn.timeouts.delete == "2m"])
     error_message = "On an emulator a function's delete must give up after 2 minutes, not the provider's 10."
   }
+
+  assert {
+    condition     = alltrue([for fn in aws_lambda_function.this : fn.environment[0].variables.FAULT_INJECTION == ""])
+    error_message = "By default no fault is injected."
+  }
+}
+
+run "faults_are_injected_on_an_emulator_when_asked" {
+  command = apply
+
+  variables {
+    fault_injection = "process=0.2,trend=0.2,trend_crash_after_publish=0.3"
+  }
+
+  assert {
+    condition = alltrue([
+      for fn in aws_lambda_function.this :
+      fn.environment[0].variables.FAULT_INJECTION == "process=0.2,trend=0.2,trend_crash_after_publish=0.3"
+    ])
+    error_message = "Both functions must get the fault-injection switch on an emulator."
+  }
+}
+
+run "a_share_above_one_is_refused" {
+  command = plan
+
+  variables {
+    fault_injection = "process=1.5"
+  }
+
+  expect_failures = [var.fault_injection]
+}
+
+run "an_unknown_fault_is_refused" {
+  command = plan
+
+  variables {
+    fault_injection = "process=0.2,network=0.1"
+  }
+
+  expect_failures = [var.fault_injection]
+}
+
+run "a_fault_given_twice_is_refused" {
+  command = plan
+
+  variables {
+    fault_injection = "trend=0.1, trend=0.2"
+  }
+
+  expect_failures = [var.fault_injection]
 }
 
 run "localstack_is_emulated_too" {

@@ -19,6 +19,7 @@ from stock_pipeline.adapters import (
     state_from_item,
     state_to_item,
 )
+from stock_pipeline.lateness import LateWatch
 from stock_pipeline.ports import StaleState, StoredTrendState
 from stock_pipeline.trend import Alert, Cross, PricePoint, TrendState, build_alert
 
@@ -111,6 +112,7 @@ STATE = StoredTrendState(
         Cross("AAPL", "GOLDEN_CROSS", "2024-03-01T15:23:00Z", Decimal("61"), Decimal("36.8000"), Decimal("30.9500")),
     ),
     version=3,
+    watch=LateWatch(read_at=1709306581, late_ticks=2, last_late_at=1709306700, late_sequence=4100000000000000000009),
 )
 
 
@@ -157,6 +159,10 @@ def serialized_state(sma_short_name: str = "sma_short", sma_long_name: str = "sm
             ]
         },
         "updated_at": {"S": "2024-03-01T15:23:01Z"},
+        "read_at": {"N": "1709306581"},
+        "late_ticks": {"N": "2"},
+        "last_late_at": {"N": "1709306700"},
+        "late_sequence": {"N": "4100000000000000000009"},
     }
 
 
@@ -187,6 +193,34 @@ def test_a_pending_cross_saved_under_the_old_sma5_sma20_names_is_still_read(dyna
     (pending,) = state_to_item("AAPL", state, updated_at="x")["pending"]
     assert (pending["sma_short"], pending["sma_long"]) == (Decimal("36.8000"), Decimal("30.9500"))
     assert "sma5" not in pending and "sma20" not in pending
+
+
+def test_a_pending_alert_read_back_reads_exactly_as_when_it_was_committed(dynamodb: tuple[Any, Stubber]) -> None:
+    # GIVEN DynamoDB gives the committed averages back without their trailing zeros, as it does
+    ddb, stubber = dynamodb
+    item = serialized_state()
+    averages = item["pending"]["L"][0]["M"]
+    averages["sma_short"], averages["sma_long"] = {"N": "36.8"}, {"N": "30.95"}
+    stubber.add_response("get_item", {"Item": item})
+
+    # WHEN the outbox is read back
+    (cross,) = DynamoDBTrendStateStore("state", client=ddb).get("AAPL").pending
+
+    # THEN the alert built from it is the one built from the cross as the analysis found it
+    assert build_alert(cross) == build_alert(STATE.pending[0])
+    assert "SMA-5 36.8000, SMA-20 30.9500" in build_alert(cross).message
+
+
+def test_an_item_written_before_read_at_existed_reads_its_last_write_time_instead() -> None:
+    # GIVEN an item from before the late-tick fields: it has updated_at, no read_at
+    item = state_to_item("AAPL", StoredTrendState(trend=STATE.trend, version=3), updated_at="2024-03-01T15:23:01Z")
+    assert "read_at" not in item and "late_ticks" not in item
+
+    # THEN its last write, which followed the read that moved the watermark, stands in for the read
+    assert state_from_item(item).watch == LateWatch(read_at=1709306581)
+    # ... and an item that never analysed anything has no read time at all
+    never = state_to_item("AAPL", StoredTrendState(version=1), updated_at="2024-03-01T15:23:01Z")
+    assert state_from_item(never).watch == LateWatch()
 
 
 def test_a_pending_cross_without_its_averages_is_an_error_not_a_guess() -> None:

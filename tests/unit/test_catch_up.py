@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stock_pipeline.catch_up import MAX_ATTEMPTS, TrendCatchUp
+from stock_pipeline.lateness import Arrival, LateWatch
 from stock_pipeline.ports import StaleState, StoredTrendState
 from stock_pipeline.trend import DEATH_CROSS, GOLDEN_CROSS
 
@@ -30,6 +31,8 @@ class World:
     states: InMemoryTrendStateStore = field(default_factory=InMemoryTrendStateStore)
     publisher: RecordingPublisher = field(default_factory=RecordingPublisher)
     counts: Counter[str] = field(default_factory=Counter)
+    # The functions' clock, epoch seconds: tests move it on.
+    now: float = 1_709_306_000.0
 
     def add_ticks(self, prices: Sequence[int | str | Decimal], start: int = 0, symbol: str = "AAPL") -> None:
         for i, price in enumerate(prices):
@@ -48,6 +51,8 @@ class World:
             logger=logging.getLogger("tickstack.test.catch_up"),
             count=count,
             chunk_size=chunk_size,
+            clock=lambda: self.now,
+            stalled_after=900,
         )
 
     def alerts(self) -> list[tuple[str, str]]:
@@ -256,6 +261,147 @@ def test_sma_values_of_each_new_point_are_logged_at_debug(world: World, caplog: 
     assert analysed[0].sma_short is None
     decisions = [r for r in caplog.records if r.levelno == logging.INFO]
     assert [r.getMessage() for r in decisions] == ["cross detected", "alert published"]
+
+
+# --- late ticks and stalled symbols ------------------------------------------------------------
+
+
+def late_tick_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, int]]:
+    return [(r.tick_timestamp, r.lag_seconds) for r in caplog.records if r.getMessage() == "late tick"]
+
+
+def test_the_read_that_moves_the_watermark_is_recorded_rounded_up(world: World) -> None:
+    world.add_ticks(GOLDEN_AT_23)
+    world.now = 1_709_306_000.4
+
+    world.catch_up().run("AAPL")
+
+    assert world.states.get("AAPL").watch == LateWatch(read_at=1_709_306_001)
+    # A run that reads nothing new leaves it: no read since looked below the watermark
+    world.now += 600
+    world.catch_up().run("AAPL")
+    assert world.states.get("AAPL").watch.read_at == 1_709_306_001
+
+
+def test_a_tick_written_after_the_read_that_passed_it_is_counted_late_once(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN minutes 0..25 analysed by a read that returned at T
+    world.add_ticks(DEATH_AT_22_GOLDEN_AT_27[:26])
+    world.catch_up().run("AAPL")
+    read_at = world.states.get("AAPL").watch.read_at
+    before = world.states.get("AAPL")
+
+    # WHEN a tick for minute 10.5 is written 30 s later and its stream record wakes the analysis
+    world.now += 30
+    world.ticks.put({"symbol": "AAPL", "timestamp": "2024-03-01T15:10:30Z", "price": Decimal(1000)})
+    arrival = Arrival("2024-03-01T15:10:30Z", written_at=int(world.now), sequence=41)
+    with caplog.at_level(logging.INFO, logger="tickstack.test.catch_up"):
+        report = world.catch_up().run("AAPL", [arrival])
+
+    # THEN it is left out of the analysis, counted once in the state and the metric, and logged with its lag
+    state = world.states.get("AAPL")
+    assert state.trend == before.trend and report.analysed == 0
+    assert state.watch == LateWatch(read_at=read_at, late_ticks=1, last_late_at=int(world.now), late_sequence=41)
+    assert [t.timestamp for t in report.late] == ["2024-03-01T15:10:30Z"]
+    assert late_tick_lines(caplog) == [("2024-03-01T15:10:30Z", 870)]  # 15:25:00 - 15:10:30
+    assert world.counts["LateTicks"] == 1
+
+    # WHEN the same record is delivered again
+    caplog.clear()
+    world.now += 5
+    report = world.catch_up().run("AAPL", [arrival])
+
+    # THEN it is not counted or logged again
+    assert world.states.get("AAPL").watch.late_ticks == 1 and world.counts["LateTicks"] == 1
+    assert late_tick_lines(caplog) == [] and report.late == [] and report.late_counted_before != []
+
+
+def test_a_tick_an_earlier_catch_up_read_before_its_record_came_is_not_late(world: World) -> None:
+    # GIVEN ticks written before the read that analysed them (their records come after it)
+    world.add_ticks(GOLDEN_AT_23)
+    written = int(world.now) - 1
+    world.catch_up().run("AAPL")
+
+    # WHEN their records arrive
+    world.now += 2
+    arrivals = [Arrival(minute(i), written_at=written, sequence=i) for i in range(len(GOLDEN_AT_23))]
+    report = world.catch_up().run("AAPL", arrivals)
+
+    # THEN none is late
+    assert report.late == [] and world.states.get("AAPL").watch.late_ticks == 0
+    assert "LateTicks" not in world.counts
+
+
+def test_a_record_without_a_creation_time_is_not_late(world: World) -> None:
+    world.add_ticks(GOLDEN_AT_23)
+    world.catch_up().run("AAPL")
+    world.now += 60
+
+    report = world.catch_up().run("AAPL", [Arrival(minute(3), written_at=None, sequence=99)])
+
+    assert report.late == [] and world.counts["LateTicks"] == 0
+
+
+def test_late_ticks_of_a_symbol_whose_watermark_stands_still_make_it_stalled(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a symbol analysed up to minute 23 at T (a tick of the future within the tolerance, say)
+    world.add_ticks(GOLDEN_AT_23)
+    world.catch_up().run("AAPL")
+    start = world.now
+
+    # WHEN older ticks keep arriving for 20 minutes, one a minute
+    stalled = []
+    with caplog.at_level(logging.INFO, logger="tickstack.test.catch_up"):
+        for i in range(20):
+            world.now = start + 60 * (i + 1)
+            timestamp = f"2024-03-01T15:22:{i:02d}Z"
+            world.ticks.put({"symbol": "AAPL", "timestamp": timestamp, "price": Decimal(5)})
+            report = world.catch_up().run("AAPL", [Arrival(timestamp, int(world.now), 100 + i)])
+            stalled.append(report.stalled)
+
+    # THEN each is counted, and once nothing has been analysed for more than 900 s the symbol is stalled
+    assert world.states.get("AAPL").watch.late_ticks == 20 and world.counts["LateTicks"] == 20
+    assert stalled == [False] * 15 + [True] * 5
+    assert world.counts["StalledSymbols"] == 5
+    (first, *_) = [r for r in caplog.records if r.getMessage() == "symbol stalled"]
+    assert (first.symbol, first.watermark, first.late_ticks) == ("AAPL", minute(23), 16)
+
+    # WHEN a new tick moves the watermark again
+    world.now += 60
+    world.add_ticks([50], start=24)
+    report = world.catch_up().run("AAPL", [Arrival(minute(24), int(world.now), 200)])
+
+    # THEN it is no longer stalled
+    assert not report.stalled and world.counts["StalledSymbols"] == 5
+
+
+def test_late_ticks_counted_before_a_lost_race_are_not_counted_twice(world: World) -> None:
+    world.add_ticks(GOLDEN_AT_23)
+    world.catch_up().run("AAPL")
+    world.now += 30
+    world.ticks.put({"symbol": "AAPL", "timestamp": "2024-03-01T15:10:30Z", "price": Decimal(7)})
+    world.add_ticks([50], start=24)
+    arrivals = [Arrival("2024-03-01T15:10:30Z", int(world.now), 41), Arrival(minute(24), int(world.now), 42)]
+    catch_up = world.catch_up()
+
+    # GIVEN another writer slips in after our late count was saved, before our analysis is committed
+    def after_the_count() -> None:
+        def bump() -> None:
+            current = world.states.states["AAPL"]
+            world.states.states["AAPL"] = replace(current, version=current.version + 1)
+
+        world.states.before_next_save = bump
+
+    world.states.before_next_save = after_the_count
+    report = catch_up.run("AAPL", arrivals)
+
+    # THEN the re-read state already holds our count: one late tick, once
+    assert report.lost_races == 1
+    assert world.states.get("AAPL").watch.late_ticks == 1 and world.counts["LateTicks"] == 1
+    assert [t.timestamp for t in report.late] == ["2024-03-01T15:10:30Z"] and report.late_counted_before == []
+    assert world.states.get("AAPL").trend.last_timestamp == minute(24)
 
 
 # --- property: whatever the batching, redelivery, failures and chunking, one alert per cross ----

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from datetime import date
+from pathlib import Path
 from decimal import Decimal
 
 import pytest
@@ -28,6 +30,7 @@ from stock_pipeline.contract import (
     rejected_key,
     rejected_sequence_number,
 )
+from stock_pipeline.lateness import LateWatch
 from stock_pipeline.ports import StoredTrendState
 from stock_pipeline.ticks import enrich, validate_tick
 from stock_pipeline.trend import Cross, TrendState
@@ -115,7 +118,12 @@ def test_the_trend_state_fields_are_those_the_adapter_writes() -> None:
     from stock_pipeline.adapters import state_to_item
 
     cross = Cross("AAPL", "GOLDEN_CROSS", "2024-03-01T15:23:00Z", Decimal(61), Decimal("36.8"), Decimal("30.95"))
-    state = StoredTrendState(trend=TrendState("2024-03-01T15:23:00Z", 1, (Decimal(21),)), pending=(cross,), version=2)
+    state = StoredTrendState(
+        trend=TrendState("2024-03-01T15:23:00Z", 1, (Decimal(21),)),
+        pending=(cross,),
+        version=2,
+        watch=LateWatch(read_at=1709306581, late_ticks=1, last_late_at=1709306600, late_sequence=41),
+    )
 
     item = state_to_item("AAPL", state, updated_at="2024-03-01T15:23:01Z")
 
@@ -152,3 +160,39 @@ def test_the_contract_imports_only_the_standard_library() -> None:
                  if isinstance(node, ast.ImportFrom) and node.module}
 
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}
+
+
+# --- the copies Terraform holds ------------------------------------------------------------------
+
+TERRAFORM_DIR = Path(__file__).resolve().parents[2] / "terraform"
+
+
+def terraform_variables() -> dict[str, dict]:
+    import hcl2
+
+    options = hcl2.SerializationOptions(strip_string_quotes=True, with_comments=False, explicit_blocks=False)
+    with (TERRAFORM_DIR / "variables.tf").open() as file:
+        blocks = hcl2.load(file, serialization_options=options).get("variable", [])
+    return {name: body for block in blocks for name, body in block.items()}
+
+
+def test_terraforms_tolerance_and_stall_defaults_are_the_contracts() -> None:
+    variables = terraform_variables()
+
+    assert variables["future_tolerance_seconds"]["default"] == contract.DEFAULT_FUTURE_TOLERANCE_SECONDS
+    assert variables["stalled_after_seconds"]["default"] == contract.DEFAULT_STALLED_AFTER_SECONDS
+    assert variables["fault_injection"]["default"] == ""
+
+
+def test_terraform_accepts_exactly_the_fault_kinds_the_functions_know() -> None:
+    (validation, _) = terraform_variables()["fault_injection"]["validation"]
+    kinds = re.search(r"\^\(([a-z_|]+)\)=", validation["condition"])
+
+    assert kinds is not None and tuple(kinds.group(1).split("|")) == contract.FAULT_KINDS
+
+
+def test_terraform_sets_the_variables_the_contract_names() -> None:
+    compute = (TERRAFORM_DIR / "compute.tf").read_text()
+
+    for name in (Env.FUTURE_TOLERANCE_SECONDS, Env.STALLED_AFTER_SECONDS, Env.FAULT_INJECTION):
+        assert re.search(rf"\b{name}\s*=", compute), name

@@ -14,7 +14,7 @@ import pytest
 import stock_pipeline
 
 PACKAGE = Path(stock_pipeline.__file__).parent
-PURE_MODULES = ("contract", "ticks", "trend")
+PURE_MODULES = ("contract", "ticks", "trend", "lateness", "faults")
 # The pure modules may import each other, and nothing else outside the standard library.
 PURE_IMPORTS = {f"stock_pipeline.{module}" for module in PURE_MODULES}
 AWS_MODULES = ("boto3", "botocore", "aws_lambda_powertools", "mypy_boto3")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -13,6 +14,8 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 
 from stock_pipeline import process_stock_data
 from stock_pipeline.adapters import DynamoDBTickStore, S3Archive
+from stock_pipeline.contract import MAX_TICK_BYTES
+from stock_pipeline.faults import FaultSpec, InjectedFault
 from stock_pipeline.process_stock_data import IngestDependencies, lambda_handler
 
 from .fakes import InMemoryArchive, InMemoryTickStore
@@ -41,7 +44,11 @@ class Ingest:
 def ingest(monkeypatch: pytest.MonkeyPatch) -> Ingest:
     fakes = Ingest(InMemoryTickStore(), InMemoryArchive())
     deps = IngestDependencies(
-        ticks=fakes.ticks, archive=fakes.archive, raw_prefix="raw-data/", rejected_prefix="rejected/"
+        ticks=fakes.ticks,
+        archive=fakes.archive,
+        raw_prefix="raw-data/",
+        rejected_prefix="rejected/",
+        future_tolerance=300,
     )
     monkeypatch.setattr(process_stock_data, "dependencies", lambda: deps)
     return fakes
@@ -116,6 +123,137 @@ def test_undecodable_payloads_are_quarantined_not_failed(
     assert body["raw"] == raw
 
 
+GOOD = {
+    "symbol": "AAPL",
+    "timestamp": "2012-11-26T21:00:00Z",
+    "open": 561.7,
+    "dayHigh": 590.0,
+    "dayLow": 558.5,
+    "lastPrice": 589.53,
+    "previousClose": 571.5,
+    "lastVolume": 4625000,
+}
+
+
+def tick_json(**overrides: Any) -> bytes:
+    return json.dumps({**GOOD, **overrides}).encode()
+
+
+def stamped(seconds_from_now: float) -> str:
+    return datetime.fromtimestamp(time.time() + seconds_from_now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def without(name: str) -> bytes:
+    return json.dumps({k: v for k, v in GOOD.items() if k != name}).encode()
+
+
+# Every kind of record that can never become a tick, with (the start of) the reason it is quarantined with.
+MALFORMED = {
+    "invalid JSON": (b'{"symbol": "AAPL", "timestamp": ', "payload is not valid JSON"),
+    "JSON after the object": (tick_json() + b" {}", "payload is not valid JSON: Extra data"),
+    "not UTF-8": (b'{"symbol": "AAPL\xff\xfe"}', "payload is not UTF-8 text"),
+    "JSON array": (b"[1, 2, 3]", "payload must be a JSON object, got array"),
+    "JSON string": (b'"AAPL"', "payload must be a JSON object, got string"),
+    "JSON null": (b"null", "payload must be a JSON object, got null"),
+    "empty": (b"", "payload is not valid JSON"),
+    "zero-width space in the symbol": (tick_json(symbol="AAPL\u200b"),
+                                       "symbol 'AAPL\\u200b' holds an invisible or non-printing character U+200B"),
+    "no-break space before the symbol": (tick_json(symbol="\u00a0AAPL"),
+                                         "symbol '\\xa0AAPL' holds an invisible or non-printing character U+00A0"),
+    "tab in the symbol": (tick_json(symbol="AA\tPL"),
+                          "symbol 'AA\\tPL' holds an invisible or non-printing character U+0009"),
+    "missing field": (without("previousClose"), "missing or null field(s): previousClose"),
+    "null field": (tick_json(dayLow=None), "missing or null field(s): dayLow"),
+    "unexpected field": (tick_json(currency="USD"), "unexpected field(s): 'currency'"),
+    "price of the wrong type": (tick_json(lastPrice="589.53"), "lastPrice must be a number, got string"),
+    "boolean price": (tick_json(open=True), "open must be a number, got boolean"),
+    "symbol of the wrong type": (tick_json(symbol=["AAPL"]), "symbol must be a string, got array"),
+    "volume of the wrong type": (tick_json(lastVolume="4625000"), "lastVolume must be a non-negative integer"),
+    "NaN": (tick_json(lastPrice=float("nan")), "lastPrice must be finite, got nan"),
+    "Infinity": (tick_json(dayHigh=float("inf")), "dayHigh must be finite, got inf"),
+    "-Infinity": (tick_json(dayLow=float("-inf")), "dayLow must be finite, got -inf"),
+    "zero price": (tick_json(lastPrice=0), "lastPrice must be greater than 0"),
+    "negative price": (tick_json(previousClose=-571.5), "previousClose must be greater than 0"),
+    "high below low": (tick_json(dayHigh=550.0), "dayHigh 550.0 is below dayLow 558.5"),
+    "unparseable timestamp": (tick_json(timestamp="26/11/2012 21:00"), "timestamp '26/11/2012 21:00' is not ISO 8601"),
+    "naive timestamp": (tick_json(timestamp="2012-11-26T21:00:00"), "has no UTC offset"),
+    "timestamp before the year 1000": (tick_json(timestamp="0500-01-01T00:00:00Z"), "is before the year 1000"),
+    "far-future timestamp": (tick_json(timestamp="2999-01-01T00:00:00Z"), "timestamp 2999-01-01T00:00:00Z is in the future"),
+    "timestamp just past the tolerance": (tick_json(timestamp=stamped(400)), "is in the future: more than 300 s"),
+    "oversized record": (tick_json(symbol="AAPL" + " " * MAX_TICK_BYTES),
+                         f"more than the {MAX_TICK_BYTES} a tick may take"),
+    "over-long symbol": (tick_json(symbol="A" * 17), "is longer than 16 characters"),
+    "malformed symbol": (tick_json(symbol="AAPL;DROP"), "is not a ticker"),
+    "empty symbol": (tick_json(symbol=" "), "symbol is empty"),
+}
+
+
+@pytest.mark.parametrize(("payload", "reason"), list(MALFORMED.values()), ids=list(MALFORMED))
+def test_every_kind_of_bad_record_is_quarantined_with_its_reason_and_the_rest_lands(
+    ingest: Ingest, output: CapturedOutput, lambda_context: LambdaContext, payload: bytes, reason: str
+) -> None:
+    # GIVEN a batch whose first record is malformed, beside the fixture's other two (a bad AAPL, a good MSFT)
+    event = with_data(load_event("kinesis_ticks.json"), 0, base64.b64encode(payload).decode())
+
+    # WHEN the handler runs
+    response = lambda_handler(event, lambda_context)
+
+    # THEN nothing fails, the malformed record is kept with its reason and its bytes ...
+    assert response == {"batchItemFailures": []}
+    body = ingest.rejected_objects()[f"rejected/2012-11-26/shardId-000000000000-{SEQUENCE_NUMBERS[0]}.json"]
+    assert body["reason"].startswith(reason) or reason in body["reason"], body["reason"]
+    assert body["raw"] == payload.decode("utf-8", errors="backslashreplace")
+    # ... the valid record of the same batch lands, and each bad one is counted
+    assert list(ingest.ticks.items) == [("MSFT", "2012-11-26T21:00:00Z")]
+    assert len(ingest.rejected_objects()) == 2
+    assert output.metric("RejectedTicks") == 2 and output.metric("TicksProcessed") == 1
+
+
+def test_a_tick_inside_the_future_tolerance_is_stored(ingest: Ingest, lambda_context: LambdaContext) -> None:
+    timestamp = stamped(60)
+    event = with_data(load_event("kinesis_ticks.json"), 0, base64.b64encode(tick_json(timestamp=timestamp)).decode())
+
+    lambda_handler(event, lambda_context)
+
+    assert ("AAPL", timestamp) in ingest.ticks.items
+
+
+def test_the_future_tolerance_is_the_configured_one(
+    ingest: Ingest, monkeypatch: pytest.MonkeyPatch, lambda_context: LambdaContext
+) -> None:
+    # GIVEN a tolerance of 10 s
+    deps = process_stock_data.dependencies()
+    monkeypatch.setattr(process_stock_data, "dependencies", lambda: IngestDependencies(
+        ticks=deps.ticks, archive=deps.archive, raw_prefix="raw-data/", rejected_prefix="rejected/",
+        future_tolerance=10))
+    event = with_data(load_event("kinesis_ticks.json"), 0, base64.b64encode(tick_json(timestamp=stamped(60))).decode())
+
+    lambda_handler(event, lambda_context)
+
+    # THEN a tick a minute ahead is quarantined
+    body = ingest.rejected_objects()[f"rejected/2012-11-26/shardId-000000000000-{SEQUENCE_NUMBERS[0]}.json"]
+    assert "is in the future: more than 10 s after the function's clock" in body["reason"]
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics")
+def test_an_injected_fault_fails_the_whole_invocation_before_anything_is_written(
+    ingest: Ingest, output: CapturedOutput, monkeypatch: pytest.MonkeyPatch, lambda_context: LambdaContext
+) -> None:
+    # GIVEN every invocation is to fail
+    deps = process_stock_data.dependencies()
+    monkeypatch.setattr(process_stock_data, "dependencies", lambda: IngestDependencies(
+        ticks=deps.ticks, archive=deps.archive, raw_prefix="raw-data/", rejected_prefix="rejected/",
+        faults=FaultSpec.parse("process=1")))
+
+    # WHEN a batch comes
+    with pytest.raises(InjectedFault):
+        lambda_handler(load_event("kinesis_ticks.json"), lambda_context)
+
+    # THEN nothing was written (the whole batch is retried), and the fault was logged
+    assert ingest.ticks.items == {} and ingest.archive.objects == {}
+    assert [line["fault"] for line in output.messages("fault injected")] == ["process"]
+
+
 def test_a_redelivered_batch_rewrites_the_same_items_and_keys(ingest: Ingest, lambda_context: LambdaContext) -> None:
     lambda_handler(load_event("kinesis_ticks.json"), lambda_context)
     items, keys = dict(ingest.ticks.items), set(ingest.archive.objects)
@@ -170,6 +308,8 @@ def test_dependencies_come_from_the_environment_at_first_use(monkeypatch: pytest
     monkeypatch.setenv("ARCHIVE_BUCKET", "tickstack-archive")
     monkeypatch.setenv("RAW_PREFIX", "raw/")
     monkeypatch.setenv("REJECTED_PREFIX", "bad/")
+    monkeypatch.setenv("FUTURE_TOLERANCE_SECONDS", "120")
+    monkeypatch.setenv("FAULT_INJECTION", "process=0.25")
     process_stock_data.dependencies.cache_clear()
     try:
         # WHEN the dependencies are first asked for
@@ -181,7 +321,34 @@ def test_dependencies_come_from_the_environment_at_first_use(monkeypatch: pytest
     assert isinstance(deps.ticks, DynamoDBTickStore) and deps.ticks.table_name == "tickstack-ticks"
     assert isinstance(deps.archive, S3Archive) and deps.archive.bucket == "tickstack-archive"
     assert (deps.raw_prefix, deps.rejected_prefix) == ("raw/", "bad/")
+    assert deps.future_tolerance == 120 and deps.faults.share("process") == 0.25
     assert "client" not in vars(deps.ticks) and "client" not in vars(deps.archive)
+
+
+def test_without_the_variables_the_contract_defaults_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TICKS_TABLE", "tickstack-ticks")
+    monkeypatch.setenv("ARCHIVE_BUCKET", "tickstack-archive")
+    for name in ("FUTURE_TOLERANCE_SECONDS", "FAULT_INJECTION"):
+        monkeypatch.delenv(name, raising=False)
+    process_stock_data.dependencies.cache_clear()
+    try:
+        deps = process_stock_data.dependencies()
+    finally:
+        process_stock_data.dependencies.cache_clear()
+
+    assert deps.future_tolerance == 300 and not deps.faults
+
+
+def test_a_malformed_fault_switch_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TICKS_TABLE", "tickstack-ticks")
+    monkeypatch.setenv("ARCHIVE_BUCKET", "tickstack-archive")
+    monkeypatch.setenv("FAULT_INJECTION", "process=lots")
+    process_stock_data.dependencies.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="the share of process is not a number"):
+            process_stock_data.dependencies()
+    finally:
+        process_stock_data.dependencies.cache_clear()
 
 
 def test_tracing_is_off_outside_lambda() -> None:

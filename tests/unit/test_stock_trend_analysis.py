@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -9,6 +11,9 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 
 from stock_pipeline import stock_trend_analysis
 from stock_pipeline.adapters import DynamoDBTickStore, DynamoDBTrendStateStore, SNSAlertPublisher
+from stock_pipeline.faults import FaultSpec, InjectedCrash, InjectedFault
+from stock_pipeline.lateness import Arrival
+from stock_pipeline.trend_batch import arrivals_by_symbol
 from stock_pipeline.stock_trend_analysis import TrendDependencies, lambda_handler
 
 from .fakes import InMemoryTickStore, InMemoryTrendStateStore, RecordingPublisher
@@ -46,6 +51,24 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
     )
     monkeypatch.setattr(stock_trend_analysis, "dependencies", lambda: deps)
     return world
+
+
+def with_faults(monkeypatch: pytest.MonkeyPatch, spec: str) -> None:
+    deps = stock_trend_analysis.dependencies()
+    monkeypatch.setattr(stock_trend_analysis, "dependencies", lambda: replace(deps, faults=FaultSpec.parse(spec)))
+
+
+def insert_record(symbol: str, timestamp: str, written_at: int, sequence: str) -> dict[str, Any]:
+    """A stream record of a new tick, as the table's stream gives it."""
+    record = copy.deepcopy(stream_event()["Records"][0])
+    record["eventID"] = f"late-{sequence}"
+    record["dynamodb"].update(
+        ApproximateCreationDateTime=written_at,
+        Keys={"symbol": {"S": symbol}, "timestamp": {"S": timestamp}},
+        SequenceNumber=sequence,
+    )
+    record["dynamodb"]["NewImage"].update(symbol={"S": symbol}, timestamp={"S": timestamp})
+    return record
 
 
 @pytest.fixture
@@ -168,6 +191,89 @@ def test_sma_values_are_logged_at_debug_level(
     )
 
 
+def test_a_late_tick_is_logged_once_with_its_lag_and_counted(
+    fakes: Fakes, output: CapturedOutput, lambda_context: LambdaContext
+) -> None:
+    # GIVEN the batch was analysed (AAPL up to minute 23) by a read that returned 100 s ago
+    lambda_handler(stream_event(), lambda_context)
+    state = fakes.states.states["AAPL"]
+    read_at = state.watch.read_at - 100
+    fakes.states.states["AAPL"] = replace(state, watch=replace(state.watch, read_at=read_at))
+
+    # WHEN a tick for minute 10.5 is written after that read, and its record comes (twice: a redelivery)
+    fakes.ticks.put({"symbol": "AAPL", "timestamp": "2024-03-01T15:10:30Z", "price": Decimal(1000)})
+    late = {"Records": [insert_record("AAPL", "2024-03-01T15:10:30Z", read_at + 2, "4100000000000000000009")]}
+    first = lambda_handler(copy.deepcopy(late), lambda_context)
+    second = lambda_handler(copy.deepcopy(late), lambda_context)
+
+    # THEN it fails nothing, is logged once as late with its lag, and counted once
+    assert first == second == {"batchItemFailures": []}
+    (line,) = output.messages("late tick")
+    assert (line["symbol"], line["tick_timestamp"], line["watermark"], line["lag_seconds"]) == (
+        "AAPL", "2024-03-01T15:10:30Z", minute(23), 750)
+    assert output.metric("LateTicks") == 1
+    assert fakes.states.get("AAPL").watch.late_ticks == 1
+    # ... the redelivery says why it skipped the record; the analysis and the alerts are untouched
+    (skipped,) = [r for r in output.messages("record skipped") if r["tick_timestamp"] == "2024-03-01T15:10:30Z"]
+    assert "a late tick, counted and logged" in skipped["reason"]
+    assert fakes.alerts() == [("AAPL", minute(23), "GOLDEN_CROSS")]
+    assert fakes.states.get("AAPL").trend.last_timestamp == minute(23)
+
+
+def test_an_injected_trend_fault_fails_the_invocation_before_reading_anything(
+    fakes: Fakes, output: CapturedOutput, monkeypatch: pytest.MonkeyPatch, lambda_context: LambdaContext
+) -> None:
+    with_faults(monkeypatch, "trend=1")
+
+    with pytest.raises(InjectedFault):
+        lambda_handler(stream_event(), lambda_context)
+
+    assert fakes.ticks.queries == [] and fakes.states.saves == 0 and fakes.alerts() == []
+    assert [line["fault"] for line in output.messages("fault injected")] == ["trend"]
+
+
+def test_a_crash_after_publishing_kills_the_invocation_and_the_retry_sends_the_alert_again(
+    fakes: Fakes, output: CapturedOutput, monkeypatch: pytest.MonkeyPatch, lambda_context: LambdaContext
+) -> None:
+    # GIVEN the function dies after SNS accepts an alert, before clearing it
+    with_faults(monkeypatch, "trend_crash_after_publish=1")
+
+    # WHEN the batch is processed: the crash is no partial failure, the whole invocation dies
+    with pytest.raises(InjectedCrash):
+        lambda_handler(stream_event(), lambda_context)
+
+    # THEN the alert went out once and is still pending
+    assert fakes.alerts() == [("AAPL", minute(23), "GOLDEN_CROSS")]
+    assert [c.alert_id for c in fakes.states.get("AAPL").pending] == [f"AAPL-{minute(23)}-GOLDEN_CROSS"]
+    assert [line["fault"] for line in output.messages("fault injected")] == ["trend_crash_after_publish"]
+
+    # WHEN the mapping retries the batch and nothing crashes
+    with_faults(monkeypatch, "")
+    assert lambda_handler(stream_event(), lambda_context) == {"batchItemFailures": []}
+
+    # THEN the same alert, same alert_id, went out a second time (the one duplicate per crash), and is cleared
+    published = fakes.publisher.published
+    assert len(published) == 2 and published[0] == published[1]
+    assert published[1].attributes["alert_id"] == f"AAPL-{minute(23)}-GOLDEN_CROSS"
+    assert published[1].message.endswith(f"Alert ID: AAPL-{minute(23)}-GOLDEN_CROSS")
+    assert fakes.states.get("AAPL").pending == ()
+
+
+def test_each_new_tick_of_a_batch_is_an_arrival_with_when_it_was_written() -> None:
+    event = stream_event()
+    event["Records"][2]["dynamodb"].pop("ApproximateCreationDateTime")  # MSFT: none given
+    event["Records"][3]["dynamodb"]["ApproximateCreationDateTime"] = "soon"  # AAPL MODIFY: not a number
+    unreadable = [{"eventName": "TRUNCATE", "dynamodb": {}}, {"eventName": "INSERT", "dynamodb": {"Keys": 7}}]
+
+    arrivals = arrivals_by_symbol(event["Records"] + unreadable)
+
+    # The REMOVE is no new tick; a creation time that is missing or not a number is None (nothing is late then)
+    assert arrivals == {
+        "AAPL": [Arrival(minute(22), 1709305200, 4100000000000000000001), Arrival(minute(23), None, 4100000000000000000004)],
+        "MSFT": [Arrival(minute(0), None, 4100000000000000000003)],
+    }
+
+
 def test_dependencies_come_from_the_environment_at_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {
         "TICKS_TABLE": "tickstack-ticks",
@@ -175,6 +281,8 @@ def test_dependencies_come_from_the_environment_at_first_use(monkeypatch: pytest
         "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:000000000000:tickstack-alerts",
         "SHORT_WINDOW": "3",
         "LONG_WINDOW": "10",
+        "STALLED_AFTER_SECONDS": "600",
+        "FAULT_INJECTION": "trend=0.1,trend_crash_after_publish=0.2",
     }.items():
         monkeypatch.setenv(name, value)
     stock_trend_analysis.dependencies.cache_clear()
@@ -187,6 +295,8 @@ def test_dependencies_come_from_the_environment_at_first_use(monkeypatch: pytest
     assert isinstance(deps.states, DynamoDBTrendStateStore) and deps.states.table_name == "tickstack-trend-state"
     assert isinstance(deps.publisher, SNSAlertPublisher) and deps.publisher.topic_arn.endswith(":tickstack-alerts")
     assert (deps.short_window, deps.long_window) == (3, 10)
+    assert deps.stalled_after == 600
+    assert deps.faults.shares == {"trend": 0.1, "trend_crash_after_publish": 0.2}
 
 
 def test_windows_in_the_wrong_order_are_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,6 +9,7 @@ import pytest
 from stock_pipeline.ticks import (
     InvalidTick,
     Tick,
+    check_not_future,
     enrich,
     parse_tick,
     to_archive_json,
@@ -146,8 +147,41 @@ def test_integral_float_volume_and_integer_prices_are_accepted() -> None:
     assert tick.open == Decimal(561)
 
 
-def test_unknown_fields_are_ignored() -> None:
-    assert validate_tick(raw_tick(currency="USD")).symbol == "AAPL"
+def test_unknown_fields_are_refused_by_name() -> None:
+    # A field the producer never sends is a producer out of contract: quarantine it and say which.
+    with pytest.raises(InvalidTick, match=r"unexpected field\(s\): 'currency', 'Symbol' \(a tick has symbol,"):
+        validate_tick(raw_tick(currency="USD", Symbol="MSFT"))
+
+
+def test_only_the_ascii_space_is_trimmed_from_a_symbol() -> None:
+    assert validate_tick(raw_tick(symbol="  AAPL ")).symbol == "AAPL"
+
+
+# --- time sanity: the caller's clock is passed in ----------------------------------------------
+
+NOW = 1_764_100_000.0  # 2025-11-25T19:46:40Z
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "accepted"),
+    [
+        ("2012-11-26T21:00:00Z", True),  # a recording of the past
+        ("2025-11-25T19:46:40Z", True),  # now
+        ("2025-11-25T19:51:40Z", True),  # exactly the tolerance ahead
+        ("2025-11-25T19:51:41Z", False),
+        ("2025-11-26T14:51:41-05:00", False),
+        ("9999-12-31T23:59:59Z", False),
+    ],
+)
+def test_a_tick_stamped_further_ahead_than_the_tolerance_is_refused(timestamp: str, accepted: bool) -> None:
+    tick = validate_tick(raw_tick(timestamp=timestamp))
+
+    if accepted:
+        assert check_not_future(tick, now=NOW, tolerance_seconds=300) is tick
+    else:
+        with pytest.raises(InvalidTick, match=r"is in the future: more than 300 s after the function's clock "
+                                              r"\(2025-11-25T19:46:40Z\)"):
+            check_not_future(tick, now=NOW, tolerance_seconds=300)
 
 
 # --- rejection reasons --------------------------------------------------------------------------
@@ -169,7 +203,10 @@ def encoded(**overrides: Any) -> str:
     [
         (b"\xff\xfe not text", "payload is not UTF-8 text"),
         ("{not json", "payload is not valid JSON"),
-        ("[" * 100_000, "payload is not valid JSON"),
+        ("[" * 3000, "payload is not valid JSON: nested too deeply"),
+        ("[" * 100_000, "payload is 100000 bytes, more than the 4096 a tick may take"),
+        (encoded(symbol="AAPL" + " " * 5000), "more than the 4096 a tick may take"),
+        ("é" * 2100, "payload is 4200 bytes"),
         ("[1, 2]", "payload must be a JSON object, got array"),
         ('"AAPL"', "payload must be a JSON object, got string"),
         (json.dumps({"symbol": "AAPL"}), "missing or null field(s): timestamp, open, dayHigh"),
@@ -180,11 +217,21 @@ def encoded(**overrides: Any) -> str:
         (encoded(symbol="AA PL"), "is not a ticker"),
         (encoded(symbol="AAPL;DROP"), "is not a ticker"),
         (encoded(symbol="^.-"), "is not a ticker"),
+        (encoded(symbol="AAPL\u200b"), "holds an invisible or non-printing character U+200B at position 4"),
+        (encoded(symbol="\u00a0AAPL"), "holds an invisible or non-printing character U+00A0 at position 0"),
+        (encoded(symbol="AA\tPL"), "holds an invisible or non-printing character U+0009 at position 2"),
+        (encoded(symbol="\nAAPL"), "U+000A at position 0"),
+        (encoded(symbol="AAPL\u2060"), "U+2060"),
+        (encoded(symbol="AAPL\u00ad"), "U+00AD"),
+        (encoded(symbol="ААPL"), "is not a ticker"),  # Cyrillic capital A twice
+        (encoded(extra=1), "unexpected field(s): 'extra'"),
         (encoded(timestamp=1353963600), "timestamp must be a string, got number"),
         (encoded(timestamp="yesterday"), "is not ISO 8601"),
         (encoded(timestamp="2012-11-26T21:00:00"), "has no UTC offset"),
         (encoded(timestamp="2012-11-26"), "has no UTC offset"),
         (encoded(timestamp="0001-01-01T00:00:00+01:00"), "is out of range in UTC"),
+        (encoded(timestamp="0500-01-01T00:00:00Z"), "is before the year 1000"),
+        (encoded(timestamp="0999-12-31T23:59:59+00:00"), "is before the year 1000"),
         (encoded(lastPrice="589.53"), "lastPrice must be a number, got string"),
         (encoded(open=True), "open must be a number, got boolean"),
         (encoded(previousClose=[571.5]), "previousClose must be a number, got array"),
@@ -202,7 +249,7 @@ def encoded(**overrides: Any) -> str:
         (encoded(lastVolume=False), "lastVolume must be a non-negative integer, got boolean"),
         (encoded(lastVolume="4625000"), "lastVolume must be a non-negative integer, got string"),
         (encoded(lastVolume=10**16), "is larger than"),
-        ('{"symbol": "AAPL", "lastVolume": ' + "9" * 5000 + "}", "payload is not valid JSON"),
+        ('{"symbol": "AAPL", "lastVolume": ' + "9" * 5000 + "}", "more than the 4096 a tick may take"),
     ],
 )
 def test_each_invalid_payload_is_rejected_with_its_reason(payload: bytes | str, reason: str) -> None:

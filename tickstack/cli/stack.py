@@ -92,4 +92,17 @@ def describe(chosen: Target) -> dict:
         "glue_table": f"{outputs['glue_database']}.{outputs['glue_table']}" if outputs.get("glue_table") else None,
         "dashboard": outputs["dashboard_name"],
     }
+    # Symbols whose analysis stands still while their ticks arrive late (tickstack.ops.health);
+    # None when the target cannot be asked (an emulator that is not running, a failed call).
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from tickstack.ops.health import stalled_after_seconds, stalled_symbols
+
+    info["stalled_after_seconds"] = stalled_after_seconds(outputs)
+    info["stalled_symbols"] = None
+    if info.get("running", True) and chosen.healthy():
+        try:
+            info["stalled_symbols"] = stalled_symbols(chosen)
+        except (BotoCoreError, ClientError) as exc:
+            info["stalled_symbols_error"] = " ".join(str(exc).split())
     return info
