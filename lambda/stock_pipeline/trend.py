@@ -132,35 +132,49 @@ def advance(
     evaluations: list[Evaluation] = []
     skipped: list[Skipped] = []
 
-    for point in sorted(points, key=lambda p: p.timestamp):
-        if last_timestamp is not None and point.timestamp <= last_timestamp:
-            reason = "already analysed" if point.timestamp == last_timestamp else "older than the last analysed tick"
-            skipped.append(Skipped(point.timestamp, f"{reason} ({last_timestamp})"))
-            continue
-        last_timestamp = point.timestamp
-        if point.price is None:
-            skipped.append(Skipped(point.timestamp, "no numeric price"))
-            continue
-        window.append(point.price)
-        compared = _compare(window, short_window, long_window)
-        sma_short, sma_long, sign = compared if compared else (None, None, None)
-        if sign:
-            if last_sign and sign != last_sign:
-                crosses.append(
-                    Cross(
-                        symbol=symbol,
-                        signal=GOLDEN_CROSS if sign > 0 else DEATH_CROSS,
-                        timestamp=point.timestamp,
-                        price=point.price,
-                        sma_short=sma_short,
-                        sma_long=sma_long,
-                        short_window=short_window,
-                        long_window=long_window,
+    # One exact context for the whole fold, and the two window sums kept running: each new price
+    # is added and the one leaving each window subtracted, exactly (no sum ever needs rounding).
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        short_sum = sum(window[-short_window:], Decimal(0))
+        long_sum = sum(window, Decimal(0))
+        for point in sorted(points, key=lambda p: p.timestamp):
+            if last_timestamp is not None and point.timestamp <= last_timestamp:
+                reason = "already analysed" if point.timestamp == last_timestamp else "older than the last analysed tick"
+                skipped.append(Skipped(point.timestamp, f"{reason} ({last_timestamp})"))
+                continue
+            last_timestamp = point.timestamp
+            if point.price is None:
+                skipped.append(Skipped(point.timestamp, "no numeric price"))
+                continue
+            window.append(point.price)
+            count = len(window)
+            short_sum += point.price
+            long_sum += point.price
+            if count > short_window:
+                short_sum -= window[count - 1 - short_window]
+            if count > long_window:
+                long_sum -= window[count - 1 - long_window]
+            sma_short = sma_long = sign = None
+            if count >= long_window:
+                sma_short, sma_long, sign = _compare(short_sum, long_sum, short_window, long_window)
+            if sign:
+                if last_sign and sign != last_sign:
+                    crosses.append(
+                        Cross(
+                            symbol=symbol,
+                            signal=GOLDEN_CROSS if sign > 0 else DEATH_CROSS,
+                            timestamp=point.timestamp,
+                            price=point.price,
+                            sma_short=sma_short,
+                            sma_long=sma_long,
+                            short_window=short_window,
+                            long_window=long_window,
+                        )
                     )
-                )
-            last_sign = sign
-        evaluations.append(Evaluation(point.timestamp, point.price, sma_short, sma_long, sign))
-        del window[: max(0, len(window) - (long_window - 1))]
+                last_sign = sign
+            evaluations.append(Evaluation(point.timestamp, point.price, sma_short, sma_long, sign))
+    del window[: max(0, len(window) - (long_window - 1))]
 
     return Advance(
         state=TrendState(last_timestamp=last_timestamp, last_sign=last_sign, window=tuple(window)),
@@ -203,19 +217,13 @@ def build_alert(cross: Cross) -> Alert:
     return Alert(subject=subject, message=message, attributes=attributes)
 
 
-def _compare(window: Sequence[Decimal], short_window: int, long_window: int) -> tuple[Decimal, Decimal, int] | None:
-    """SMA-short and SMA-long to 4 places and the exact sign of their difference.
+def _compare(short_sum: Decimal, long_sum: Decimal, short_window: int, long_window: int) -> tuple[Decimal, Decimal, int]:
+    """SMA-short and SMA-long to 4 places and the exact sign of their difference, from the window sums.
 
-    None before long_window prices exist. short_sum/short - long_sum/long has the sign of
-    short_sum*long - long_sum*short, which needs no division and so no rounding.
+    short_sum/short - long_sum/long has the sign of short_sum*long - long_sum*short, which needs
+    no division and so no rounding. Called inside advance's exact context.
     """
-    if len(window) < long_window:
-        return None
-    with localcontext() as ctx:
-        ctx.prec = _PRECISION
-        short_sum = sum(window[-short_window:], Decimal(0))
-        long_sum = sum(window[-long_window:], Decimal(0))
-        scaled = short_sum * long_window - long_sum * short_window
-        sma_short = (short_sum / short_window).quantize(_FOUR_PLACES, rounding=ROUND_HALF_EVEN)
-        sma_long = (long_sum / long_window).quantize(_FOUR_PLACES, rounding=ROUND_HALF_EVEN)
+    scaled = short_sum * long_window - long_sum * short_window
+    sma_short = (short_sum / short_window).quantize(_FOUR_PLACES, rounding=ROUND_HALF_EVEN)
+    sma_long = (long_sum / long_window).quantize(_FOUR_PLACES, rounding=ROUND_HALF_EVEN)
     return sma_short, sma_long, (scaled > 0) - (scaled < 0)
