@@ -10,8 +10,9 @@ from typing import Callable, Iterable
 from producer.kinesis import KinesisSink, Sent
 from producer.recording import RecordedLine, read_lines
 from stock_pipeline.adapters import DynamoDBTrendStateStore
-from stock_pipeline.contract import REJECTED_PREFIX, TickItem, rejected_sequence_number
-from stock_pipeline.ticks import InvalidTick, parse_tick
+from stock_pipeline.contract import (DEFAULT_FUTURE_TOLERANCE_SECONDS, REJECTED_PREFIX, TickItem,
+                                     rejected_sequence_number)
+from stock_pipeline.ticks import InvalidTick, check_not_future, parse_tick
 from tickstack.targets import Target
 from tickstack.waiting import wait_until
 
@@ -32,13 +33,16 @@ class ReplayReport:
         return newest
 
 
-def classify(lines: Iterable[RecordedLine], report: ReplayReport) -> list[RecordedLine]:
-    """Tell ahead which lines the pipeline will store and which it will quarantine (same validation code)."""
+def classify(lines: Iterable[RecordedLine], report: ReplayReport,
+             future_tolerance_seconds: float = DEFAULT_FUTURE_TOLERANCE_SECONDS) -> list[RecordedLine]:
+    """Tell ahead which lines the pipeline will store and which it will quarantine (same validation code,
+    this machine's clock standing in for the function's)."""
     kept = []
+    now = time.time()
     for line in lines:
         kept.append(line)
         try:
-            tick = parse_tick(line.data)
+            tick = check_not_future(parse_tick(line.data), now, future_tolerance_seconds)
         except InvalidTick as exc:
             report.invalid.append((line, exc.reason))
             continue
@@ -54,7 +58,8 @@ def replay(
 ) -> ReplayReport:
     """Send every recorded line; with ``speed`` at most that many ticks per second, else as fast as accepted."""
     report = ReplayReport()
-    lines = classify(read_lines(paths), report)
+    tolerance = target.outputs.get("future_tolerance_seconds", DEFAULT_FUTURE_TOLERANCE_SECONDS)
+    lines = classify(read_lines(paths), report, tolerance)
     sink = KinesisSink(target.client("kinesis"), target.outputs["stream_name"])
     records = [(line.partition_key, line.data) for line in lines]
     if speed is None:
