@@ -140,7 +140,7 @@ def test_dashboard_page_follows_a_replay(stack, replayed, fixture_path, tmp_path
     assert all(calls_after[name] > calls_before[name] for name in calls_before), (calls_before, calls_after)
     (figure,) = after.by_id("charts").find_all("figure", data_symbol=LIVE)
     assert figure.attrs["data-chart-version"]
-    (label,) = figure.find_all(id="cross-death_cross-2012-12-07T21:00:00Z")
+    (label,) = figure.find_all(id=f"cross-{LIVE.lower()}-death_cross-2012-12-07T21:00:00Z")
     assert [t.text() for t in label.find_all("text")] == ["Death Cross", "2012-12-07", "533.25"]
     assert png_size(shot) == (1280, 1500)
 

@@ -16,8 +16,8 @@ BUILD = ROOT / "build"
 GOLDEN = (GOLDEN_CROSS, "2012-11-26T21:00:00Z", Decimal("589.53"))
 DEATH = (DEATH_CROSS, "2012-12-07T21:00:00Z", Decimal("533.25"))
 ANNOTATIONS = {
-    "cross-golden_cross-2012-11-26T21:00:00Z": ["Golden Cross", "2012-11-26", "589.53"],
-    "cross-death_cross-2012-12-07T21:00:00Z": ["Death Cross", "2012-12-07", "533.25"],
+    "cross-aapl-golden_cross-2012-11-26T21:00:00Z": ["Golden Cross", "2012-11-26", "589.53"],
+    "cross-aapl-death_cross-2012-12-07T21:00:00Z": ["Death Cross", "2012-12-07", "533.25"],
 }
 
 

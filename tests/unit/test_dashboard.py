@@ -121,7 +121,7 @@ def test_a_chart_is_redrawn_only_when_its_symbol_changed():
     inner.add_alert("AAPL", DEATH_CROSS, "2012-12-07T21:00:00Z", "533.25", subject=DEATH_SUBJECT)
     dashboard.state()
     redrawn = dashboard.chart("AAPL")
-    death = 'id="cross-death_cross-2012-12-07T21:00:00Z"'
+    death = 'id="cross-aapl-death_cross-2012-12-07T21:00:00Z"'
     assert redrawn.version != drawn.version
     assert death in redrawn.svg and death not in drawn.svg
     assert source.series_reads == ["AAPL", "AAPL"]
@@ -171,7 +171,7 @@ def test_page_in_chromium_follows_the_source():
         (figure,) = dom.by_id("charts").find_all("figure", data_symbol="AAPL")
         first_version = figure.attrs["data-chart-version"]
         assert first_version
-        assert [t.text() for t in dom.by_id("cross-golden_cross-2012-11-26T21:00:00Z").find_all("text")] == [
+        assert [t.text() for t in dom.by_id("cross-aapl-golden_cross-2012-11-26T21:00:00Z").find_all("text")] == [
             "Golden Cross", "2012-11-26", "589.53",
         ]
 
@@ -191,7 +191,7 @@ def test_page_in_chromium_follows_the_source():
         assert functions(dom)["tickstack-stock-trend-analysis"]["invocations"] == "19"
         (figure,) = dom.by_id("charts").find_all("figure", data_symbol="AAPL")
         assert figure.attrs["data-chart-version"] not in ("", first_version)
-        assert [t.text() for t in dom.by_id("cross-death_cross-2012-12-07T21:00:00Z").find_all("text")] == [
+        assert [t.text() for t in dom.by_id("cross-aapl-death_cross-2012-12-07T21:00:00Z").find_all("text")] == [
             "Death Cross", "2012-12-07", "533.25",
         ]
 

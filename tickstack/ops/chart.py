@@ -407,7 +407,7 @@ def _figure(series: ChartSeries, title: str):
             arrowprops={"arrowstyle": "-|>", "color": colour, "linewidth": 1.2, "shrinkA": 0, "shrinkB": 9},
             annotation_clip=False,
             zorder=6,
-            gid=f"cross-{cross.signal.lower()}-{cross.timestamp}",
+            gid=f"cross-{series.symbol.lower()}-{cross.signal.lower()}-{cross.timestamp}",
         )
     return figure
 
