@@ -39,6 +39,16 @@ locals {
       ]
     },
     {
+      # The counters `tickstack dashboard` shows on an emulator, from the same metric names.
+      title = "Ticks stored, alerts published"
+      stat  = "Sum"
+      metrics = [
+        [local.metrics_ns, "TicksProcessed", "service", local.service_names.process],
+        [local.metrics_ns, "CrossesDetected", "service", local.service_names.trend],
+        [local.metrics_ns, "AlertsPublished", "service", local.service_names.trend],
+      ]
+    },
+    {
       # The functions' own metrics (Powertools, one `service` dimension each).
       title = "Rejected and late ticks, stalled symbols"
       stat  = "Sum"
