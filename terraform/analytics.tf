@@ -1,8 +1,7 @@
 locals {
-  # The enriched item as the process function archives it under raw_prefix: the
-  # keys of stock_pipeline.ticks.enrich(), which tests/unit/test_glue_columns.py
-  # holds this list to. No partition keys: the archive's keys
-  # (<raw_prefix><SYMBOL>/<timestamp>.json) are not Hive-style partitions.
+  # The enriched item as the process function archives it under raw_prefix, one
+  # JSON object per line: the keys of stock_pipeline.ticks.enrich(), which
+  # tests/unit/test_glue_columns.py holds this list to.
   archive_columns = [
     { name = "symbol", type = "string" },
     { name = "timestamp", type = "string" },
@@ -17,6 +16,20 @@ locals {
     { name = "moving_average", type = "double" },
     { name = "anomaly", type = "string" },
   ]
+
+  # The one partition key, contract.ARCHIVE_PARTITION_KEY: the arrival day in
+  # each object's key, <raw_prefix>dt=YYYY-MM-DD/<shard>-<sequence>_<SYMBOL>.jsonl.
+  # Athena projects its values instead of looking partitions up in Glue, so none
+  # is ever registered; symbol stays a column, so a query need not name one.
+  archive_partition_projection = {
+    "projection.enabled"          = "true"
+    "projection.dt.type"          = "date"
+    "projection.dt.format"        = "yyyy-MM-dd"
+    "projection.dt.range"         = "${var.archive_first_day},NOW"
+    "projection.dt.interval"      = "1"
+    "projection.dt.interval.unit" = "DAYS"
+    "storage.location.template"   = "s3://${aws_s3_bucket.archive.bucket}/${local.raw_prefix}dt=$${dt}/"
+  }
 }
 
 resource "aws_glue_catalog_database" "this" {
@@ -31,12 +44,19 @@ resource "aws_glue_catalog_table" "raw_ticks" {
 
   name          = local.names.glue_table
   database_name = aws_glue_catalog_database.this[0].name
-  description   = "One JSON object per enriched tick, keyed ${local.raw_prefix}<SYMBOL>/<timestamp>.json"
+  description   = "Enriched ticks as JSON Lines, one object per symbol and batch, keyed ${local.raw_prefix}dt=<arrival day>/<shard>-<sequence>_<SYMBOL>.jsonl"
   table_type    = "EXTERNAL_TABLE"
 
-  parameters = {
+  # MiniStack's Athena ignores the projection and reads the dt= folders as Hive
+  # partitions, which comes to the same rows.
+  parameters = merge(local.archive_partition_projection, {
     classification = "json"
     EXTERNAL       = "TRUE"
+  })
+
+  partition_keys {
+    name = "dt"
+    type = "string"
   }
 
   storage_descriptor {

@@ -42,6 +42,7 @@ locals {
       role    = aws_iam_role.trend.arn
       environment = merge(local.function_environment, local.fault_environment, {
         TREND_STATE_TABLE       = aws_dynamodb_table.trend_state.name
+        ALERTS_TABLE            = aws_dynamodb_table.alerts.name
         ALERT_TOPIC_ARN         = aws_sns_topic.alerts.arn
         STALLED_AFTER_SECONDS   = tostring(var.stalled_after_seconds)
         POWERTOOLS_SERVICE_NAME = local.service_names.trend
@@ -120,6 +121,9 @@ resource "aws_lambda_event_source_mapping" "ticks_stream" {
   # Always explicit: MiniStack defaults it to 10, Terraform then plans it back to
   # null, and the mapping stops delivering.
   batch_size = var.kinesis_batch_size
+  # Scale-out on AWS (see the variables); MiniStack stores both and ignores them.
+  parallelization_factor             = var.kinesis_parallelization_factor
+  maximum_batching_window_in_seconds = var.kinesis_batching_window_seconds
 
   function_response_types        = ["ReportBatchItemFailures"]
   bisect_batch_on_function_error = true

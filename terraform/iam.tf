@@ -74,10 +74,11 @@ data "aws_iam_policy_document" "process" {
     resources = [aws_kinesis_stream.this.arn]
   }
 
+  # A batch's items go in BatchWriteItem requests of 25 (put requests only).
   statement {
     sid       = "StoreTicks"
     effect    = "Allow"
-    actions   = ["dynamodb:PutItem"]
+    actions   = ["dynamodb:BatchWriteItem"]
     resources = [aws_dynamodb_table.ticks.arn]
   }
 
@@ -140,6 +141,15 @@ data "aws_iam_policy_document" "trend" {
     effect    = "Allow"
     actions   = ["sns:Publish"]
     resources = [aws_sns_topic.alerts.arn]
+  }
+
+  # One UpdateItem per published alert: its fields, and its publish count moved
+  # on with ADD. Nothing reads the table from the function.
+  statement {
+    sid       = "RecordAlerts"
+    effect    = "Allow"
+    actions   = ["dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.alerts.arn]
   }
 }
 

@@ -41,6 +41,7 @@ locals {
     stream            = "${local.stack_name}-ticks"
     ticks_table       = "${local.stack_name}-ticks"
     trend_state_table = "${local.stack_name}-trend-state"
+    alerts_table      = "${local.stack_name}-alerts"
     # Bucket names are global on AWS: the account and region make this one unique.
     bucket            = "${local.stack_name}-archive-${local.account_id}-${var.region}"
     alerts_topic      = "${local.stack_name}-trend-alerts"

@@ -62,7 +62,7 @@ locals {
       title = "DynamoDB successful request latency (ms)"
       stat  = "Average"
       metrics = [
-        for operation in ["PutItem", "Query"] :
+        for operation in ["BatchWriteItem", "Query"] :
         ["AWS/DynamoDB", "SuccessfulRequestLatency", "TableName", aws_dynamodb_table.ticks.name, "Operation", operation]
       ]
     },

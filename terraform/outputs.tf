@@ -33,6 +33,11 @@ output "trend_state_table_name" {
   value       = aws_dynamodb_table.trend_state.name
 }
 
+output "alerts_table_name" {
+  description = "DynamoDB table of every alert the trend function published (alert_id), with its publish count."
+  value       = aws_dynamodb_table.alerts.name
+}
+
 output "bucket_name" {
   description = "S3 bucket archiving enriched ticks under raw_prefix and rejected records under rejected_prefix."
   value       = aws_s3_bucket.archive.bucket

@@ -1,4 +1,4 @@
-# Both tables are encrypted at rest with the AWS-owned key, which DynamoDB
+# Every table is encrypted at rest with the AWS-owned key, which DynamoDB
 # always applies and which needs no grant for the functions.
 resource "aws_dynamodb_table" "ticks" {
   #checkov:skip=CKV_AWS_119:Encrypted at rest with the AWS-owned key; a customer-managed key adds a monthly fee and a grant for every reader, for market data that is public.
@@ -37,6 +37,24 @@ resource "aws_dynamodb_table" "trend_state" {
 
   attribute {
     name = "symbol"
+    type = "S"
+  }
+}
+
+# Every alert the trend function published, one item per alert_id
+# (stock_pipeline.contract.AlertItem): `tickstack alerts` scans it on every target.
+resource "aws_dynamodb_table" "alerts" {
+  #checkov:skip=CKV_AWS_119:Encrypted at rest with the AWS-owned key; a customer-managed key adds a monthly fee and a grant for every reader, for alerts computed from public market data.
+  name         = local.names.alerts_table
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "alert_id"
+
+  point_in_time_recovery {
+    enabled = var.point_in_time_recovery
+  }
+
+  attribute {
+    name = "alert_id"
     type = "S"
   }
 }

@@ -120,13 +120,46 @@ variable "kinesis_batch_size" {
 }
 
 variable "stream_batch_size" {
-  description = "Largest batch of DynamoDB stream records handed to StockTrendAnalysis in one invocation."
+  description = "Largest batch of DynamoDB stream records (new ticks) handed to StockTrendAnalysis in one invocation. It reads each symbol's new ticks with one Query per batch and writes its state once, so a larger batch saves requests when a batch holds several ticks of a symbol, and lengthens an invocation by one Query per further symbol."
   type        = number
   default     = 100
 
   validation {
     condition     = var.stream_batch_size >= 1 && var.stream_batch_size <= 10000 && floor(var.stream_batch_size) == var.stream_batch_size
     error_message = "stream_batch_size must be a whole number from 1 to 10000."
+  }
+}
+
+variable "kinesis_parallelization_factor" {
+  description = "Batches of one Kinesis shard that ProcessStockData may process at the same time (1-10). Records of one partition key, so of one symbol, stay in order whatever the value: raise it when the stream's IteratorAgeMilliseconds grows while its shards still take the writes."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.kinesis_parallelization_factor >= 1 && var.kinesis_parallelization_factor <= 10 && floor(var.kinesis_parallelization_factor) == var.kinesis_parallelization_factor
+    error_message = "kinesis_parallelization_factor must be a whole number from 1 to 10."
+  }
+}
+
+variable "kinesis_batching_window_seconds" {
+  description = "Seconds the Kinesis mapping may gather records before invoking ProcessStockData, unless kinesis_batch_size fills first (0-300). Fuller batches mean fewer invocations and, as a batch is archived as one object per symbol, fewer S3 PUTs per tick; the cost is that much delay before a tick is stored and analysed."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.kinesis_batching_window_seconds >= 0 && var.kinesis_batching_window_seconds <= 300 && floor(var.kinesis_batching_window_seconds) == var.kinesis_batching_window_seconds
+    error_message = "kinesis_batching_window_seconds must be a whole number of seconds from 0 to 300."
+  }
+}
+
+variable "archive_first_day" {
+  description = "First arrival day (YYYY-MM-DD, UTC) of the archive's partitions that Athena reads: its partition projection covers this day to today. Ticks archived earlier stay in S3 but out of every query; a later day scans fewer empty prefixes."
+  type        = string
+  default     = "2026-01-01"
+
+  validation {
+    condition     = can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", var.archive_first_day)) && can(formatdate("YYYY", "${var.archive_first_day}T00:00:00Z"))
+    error_message = "archive_first_day must be a date written YYYY-MM-DD, e.g. \"2026-01-01\"."
   }
 }
 
@@ -155,7 +188,7 @@ variable "archive_force_destroy" {
 }
 
 variable "point_in_time_recovery" {
-  description = "Continuous backups of both DynamoDB tables (35 days of point-in-time restore, billed per GB stored)."
+  description = "Continuous backups of every DynamoDB table (35 days of point-in-time restore, billed per GB stored)."
   type        = bool
   default     = true
 }

@@ -6,7 +6,10 @@ and the endpoint comes from boto3's own configuration (AWS_ENDPOINT_URL on an em
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from functools import cached_property
@@ -18,16 +21,18 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from stock_pipeline.contract import (
+    ALERTS_PARTITION_KEY,
     TICKS_PARTITION_KEY,
     TICKS_SORT_KEY,
     TIMESTAMP_FORMAT,
     TREND_STATE_PARTITION_KEY,
+    AlertItem,
     PendingCross,
     TickItem,
     TrendStateItem,
 )
 from stock_pipeline.lateness import LateWatch, epoch_seconds
-from stock_pipeline.ports import StaleState, StoredTrendState
+from stock_pipeline.ports import StaleState, StoredTrendState, UnwrittenItems
 from stock_pipeline.trend import SMA_QUANTUM, Alert, Cross, PricePoint, TrendState
 
 if TYPE_CHECKING:
@@ -48,9 +53,36 @@ def _deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return {key: _deserializer.deserialize(value) for key, value in item.items()}
 
 
+def _tick_key(item: Mapping[str, Any]) -> tuple[str, str]:
+    return item[TICKS_PARTITION_KEY], item[TICKS_SORT_KEY]
+
+
+# The most put requests one BatchWriteItem may carry.
+BATCH_WRITE_LIMIT = 25
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Bounded exponential backoff with full jitter, for what a batch request left unprocessed.
+
+    The defaults wait at most 0.05 + 0.1 + 0.2 + 0.4 + 0.8 s in all: far inside a function's timeout.
+    """
+
+    retries: int = 5
+    base_seconds: float = 0.05
+    cap_seconds: float = 1.0
+    sleep: Callable[[float], None] = time.sleep
+    random: Callable[[], float] = random.random
+
+    def wait(self, retry: int) -> None:
+        """Before retry number `retry` (from 1)."""
+        self.sleep(self.random() * min(self.cap_seconds, self.base_seconds * 2 ** (retry - 1)))
+
+
 class DynamoDBTickStore:
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None, backoff: Backoff = Backoff()) -> None:
         self.table_name = table_name
+        self.backoff = backoff
         if client is not None:
             self.client = client
 
@@ -58,8 +90,39 @@ class DynamoDBTickStore:
     def client(self) -> DynamoDBClient:
         return boto3.client("dynamodb", config=_CLIENT_CONFIG)
 
-    def put(self, item: Mapping[str, Any]) -> None:
-        self.client.put_item(TableName=self.table_name, Item=_serialize(item))
+    def put_batch(self, items: Sequence[Mapping[str, Any]]) -> None:
+        """BatchWriteItem in chunks of 25; what DynamoDB leaves unprocessed is retried with backoff.
+
+        DynamoDB refuses a request that holds one key twice, so the caller keeps one item per key.
+        A chunk the service refuses, or whose items stay unprocessed, fails alone: the others are written.
+        """
+        keys = [_tick_key(item) for item in items]
+        if len(set(keys)) != len(keys):
+            raise ValueError("a batch write may not hold two items with the same key")
+        unwritten: dict[tuple[str, str], str] = {}
+        for start in range(0, len(items), BATCH_WRITE_LIMIT):
+            requests = [{"PutRequest": {"Item": _serialize(item)}} for item in items[start : start + BATCH_WRITE_LIMIT]]
+            left, reason = self._write_chunk(requests)
+            for request in left:
+                item = request["PutRequest"]["Item"]
+                unwritten[item[TICKS_PARTITION_KEY]["S"], item[TICKS_SORT_KEY]["S"]] = reason
+        if unwritten:
+            raise UnwrittenItems(unwritten)
+
+    def _write_chunk(self, requests: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+        """The requests still unwritten at the end, and why."""
+        pending = requests
+        for attempt in range(self.backoff.retries + 1):
+            if attempt:
+                self.backoff.wait(attempt)
+            try:
+                response = self.client.batch_write_item(RequestItems={self.table_name: pending})
+            except ClientError as exc:
+                return pending, f"BatchWriteItem failed: {exc}"
+            pending = response.get("UnprocessedItems", {}).get(self.table_name, [])
+            if not pending:
+                return [], ""
+        return pending, f"still unprocessed after {self.backoff.retries} retries"
 
     def prices_after(self, symbol: str, after: str | None, limit: int) -> list[PricePoint]:
         condition = "#symbol = :symbol"
@@ -104,8 +167,8 @@ class S3Archive:
     def client(self) -> S3Client:
         return boto3.client("s3", config=_CLIENT_CONFIG)
 
-    def put_object(self, key: str, body: str) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=body.encode("utf-8"), ContentType="application/json")
+    def put_object(self, key: str, body: str, content_type: str = "application/json") -> None:
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=body.encode("utf-8"), ContentType=content_type)
 
 
 class DynamoDBTrendStateStore:
@@ -168,6 +231,42 @@ class SNSAlertPublisher:
                 name: {"DataType": "String", "StringValue": value} for name, value in alert.attributes.items()
             },
         )
+
+
+class DynamoDBAlertLog:
+    """Alerts table items: the fields of contract.AlertItem, one UpdateItem per publish."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
+        if client is not None:
+            self.client = client
+
+    @cached_property
+    def client(self) -> DynamoDBClient:
+        return boto3.client("dynamodb", config=_CLIENT_CONFIG)
+
+    def record(self, alert: Alert, published_at: str) -> int:
+        fields = alert_fields(alert)
+        key = fields.pop(ALERTS_PARTITION_KEY)
+        first, count = AlertItem.PUBLISHED_AT, AlertItem.PUBLISH_COUNT
+        assignments = [f"#{name} = :{name}" for name in fields]
+        assignments.append(f"#{first} = if_not_exists(#{first}, :{first})")
+        values: dict[str, Any] = {f":{name}": {"S": value} for name, value in {**fields, first: published_at}.items()}
+        response = self.client.update_item(
+            TableName=self.table_name,
+            Key={ALERTS_PARTITION_KEY: {"S": key}},
+            # One write: the fields, the first publish time kept, the count moved on.
+            UpdateExpression=f"SET {', '.join(assignments)} ADD #{count} :one",
+            ExpressionAttributeNames={f"#{name}": name for name in (*fields, first, count)},
+            ExpressionAttributeValues={**values, ":one": {"N": "1"}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"][count]["N"])
+
+
+def alert_fields(alert: Alert) -> dict[str, str]:
+    """The alerts-table fields an alert fixes: its message attributes as published, its subject and message."""
+    return {**alert.attributes, AlertItem.SUBJECT: alert.subject, AlertItem.MESSAGE: alert.message}
 
 
 def state_to_item(symbol: str, state: StoredTrendState, updated_at: str) -> dict[str, Any]:

@@ -8,16 +8,18 @@ Alerts go through an outbox kept in the state item:
 
 1. the new analysis position is saved together with the crosses it found, as `pending`,
    in one write conditional on the version read;
-2. each pending alert is published, then removed from `pending` by another conditional
-   write, one alert at a time;
+2. each pending alert is published, then recorded in the alerts table (its publish count
+   incremented), then removed from `pending` by another conditional write, one alert at a time;
 3. pending alerts found on reading the state (an earlier run stopped between 1 and 2)
    are published before anything else.
 
 A cross is therefore committed exactly once (step 1 wins or loses as a whole) and published
-until its removal is recorded. The one gap left is a crash between SNS accepting an alert
-and the write that clears it: that alert goes out again on the next run. A conditional
-write that loses means another invocation moved the state: re-read and start over, a
-bounded number of times.
+until its removal is recorded; it leaves `pending` only once the alerts table holds it. The
+one gap left is a crash between SNS accepting an alert and the write that clears it: that
+alert goes out again on the next run, and its publish count in the alerts table says 2 (1
+when the crash came before the alerts-table write: the count never exceeds the publishes SNS
+accepted). A conditional write that loses means another invocation moved the state: re-read
+and start over, a bounded number of times.
 
 What that means for whoever receives the alerts: SNS standard topics deliver at least once;
 beyond that, an alert is published again only if the function dies between SNS accepting
@@ -25,7 +27,7 @@ it and the write that clears it. No SNS feature closes that window for these sub
 publishing with a MessageDeduplicationId is for FIFO topics only, and FIFO topics deliver
 to SQS and Lambda, not to e-mail or SMS. So every delivery of one cross carries the same
 alert_id (a message attribute and the message's last line), and `tickstack alerts` lists
-each alert_id once with the number of deliveries it saw.
+each alert_id once, from the alerts table, with its delivery or publish count.
 
 The run also counts the late ticks among the stream records that woke it, and says when the
 symbol is stalled (see lateness.py).
@@ -38,7 +40,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from stock_pipeline.contract import DEFAULT_STALLED_AFTER_SECONDS
+from stock_pipeline.contract import DEFAULT_STALLED_AFTER_SECONDS, sns_time
 from stock_pipeline.lateness import (
     Arrival,
     LateTick,
@@ -49,7 +51,14 @@ from stock_pipeline.lateness import (
     late_candidates,
     not_counted,
 )
-from stock_pipeline.ports import AlertPublisher, StaleState, StoredTrendState, TickStore, TrendStateStore
+from stock_pipeline.ports import (
+    AlertLog,
+    AlertPublisher,
+    StaleState,
+    StoredTrendState,
+    TickStore,
+    TrendStateStore,
+)
 from stock_pipeline.trend import Cross, advance, build_alert, check_windows
 
 MAX_ATTEMPTS = 5
@@ -86,6 +95,7 @@ class TrendCatchUp:
         ticks: TickStore,
         states: TrendStateStore,
         publisher: AlertPublisher,
+        alert_log: AlertLog,
         short_window: int,
         long_window: int,
         logger: Any,  # a logging.Logger or a Powertools Logger: both take extra=
@@ -99,6 +109,7 @@ class TrendCatchUp:
         self._ticks = ticks
         self._states = states
         self._publisher = publisher
+        self._alert_log = alert_log
         self._short = short_window
         self._long = long_window
         self._log = logger
@@ -266,15 +277,21 @@ class TrendCatchUp:
                 self._states.save(symbol, cleared, expected_version=stored.version)
             else:
                 # The window in which a crash sends this alert again: from SNS accepting it to the
-                # clearing write. Nothing else happens in it; the log line and the metric come after.
-                self._publisher.publish(build_alert(cross))
+                # clearing write. Only the alerts table is written in it, so that the alert leaves
+                # the outbox once recorded; the log line and the metric come after.
+                alert = build_alert(cross)
+                self._publisher.publish(alert)
                 published.add(cross.alert_id)
+                publish_count: int | None = None
                 try:
+                    publish_count = self._alert_log.record(alert, sns_time(self._clock()))
                     self._states.save(symbol, cleared, expected_version=stored.version)
                 finally:
                     report.published.append(cross)
                     self._count("AlertsPublished", 1)
-                    self._log.info("alert published", extra={"alert_id": cross.alert_id})
+                    self._log.info(
+                        "alert published", extra={"alert_id": cross.alert_id, "publish_count": publish_count}
+                    )
             stored = cleared
             report.watch = stored.watch
         return stored

@@ -9,8 +9,8 @@ without boto3 at import time.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any, Final, NamedTuple
+from datetime import datetime, timezone
+from typing import Final, NamedTuple
 
 # --- time and windows ---------------------------------------------------------------------------
 
@@ -47,6 +47,7 @@ class Env:
     RAW_PREFIX: Final = "RAW_PREFIX"
     REJECTED_PREFIX: Final = "REJECTED_PREFIX"
     TREND_STATE_TABLE: Final = "TREND_STATE_TABLE"
+    ALERTS_TABLE: Final = "ALERTS_TABLE"
     ALERT_TOPIC_ARN: Final = "ALERT_TOPIC_ARN"
     SHORT_WINDOW: Final = "SHORT_WINDOW"
     LONG_WINDOW: Final = "LONG_WINDOW"
@@ -68,6 +69,7 @@ INGEST_ENV: Final = (
 TREND_ENV: Final = (
     Env.TICKS_TABLE,
     Env.TREND_STATE_TABLE,
+    Env.ALERTS_TABLE,
     Env.ALERT_TOPIC_ARN,
     Env.SHORT_WINDOW,
     Env.LONG_WINDOW,
@@ -126,9 +128,48 @@ RAW_PREFIX: Final = "raw-data/"
 REJECTED_PREFIX: Final = "rejected/"
 
 
-def archive_key(item: Mapping[str, Any], prefix: str) -> str:
-    """Where a stored tick's JSON goes: one object per symbol and timestamp, so a redelivery overwrites it."""
-    return f"{prefix}{item[TickItem.SYMBOL]}/{item[TickItem.TIMESTAMP]}.json"
+# The archive is partitioned Hive-style by the records' arrival date (Kinesis
+# approximateArrivalTimestamp, as rejected/ keys are), the Glue table's only partition key:
+# <prefix>dt=2026-11-25/... Its Athena projection reads the day as ARCHIVE_DAY_FORMAT.
+ARCHIVE_PARTITION_KEY: Final = "dt"
+ARCHIVE_DAY_FORMAT: Final = "%Y-%m-%d"
+ARCHIVE_CONTENT_TYPE: Final = "application/x-ndjson"
+
+
+class ArchiveKey(NamedTuple):
+    """The parts of an archive object's key; `archive_key(*parts)` gives the key back."""
+
+    prefix: str
+    day: str  # the records' arrival date, YYYY-MM-DD
+    shard_id: str | None
+    sequence_number: str  # the first of the batch's records of this symbol and day
+    symbol: str
+
+
+def archive_key(prefix: str, day: str, shard_id: str | None, sequence_number: str, symbol: str) -> str:
+    """One JSON Lines object per symbol, arrival day and batch; a redelivered batch lands on the same keys.
+
+    The symbol is last in the file name, after "_" (which no ticker holds): a ticker may hold "="
+    (EURUSD=X), which as a folder would read as a Hive partition, or start with "." (.DJI), which
+    would hide the file from Athena.
+    """
+    return f"{prefix}{ARCHIVE_PARTITION_KEY}={day}/{shard_id or UNKNOWN_SHARD}-{sequence_number}_{symbol}.jsonl"
+
+
+_ARCHIVE_NAME = re.compile(
+    rf"{ARCHIVE_PARTITION_KEY}=(?P<day>\d{{4}}-\d{{2}}-\d{{2}})/(?P<shard>[^/_]+)-(?P<sequence>[0-9]+)_(?P<symbol>[^/]+)\.jsonl"
+)
+
+
+def parse_archive_key(key: str, prefix: str = RAW_PREFIX) -> ArchiveKey | None:
+    """The parts of a key `archive_key` made under `prefix`, or None for any other key."""
+    if not key.startswith(prefix):
+        return None
+    match = _ARCHIVE_NAME.fullmatch(key[len(prefix) :])
+    if match is None:
+        return None
+    shard = match["shard"]
+    return ArchiveKey(prefix, match["day"], None if shard == UNKNOWN_SHARD else shard, match["sequence"], match["symbol"])
 
 
 # --- quarantined records ------------------------------------------------------------------------
@@ -259,3 +300,37 @@ ALERT_ID_LINE_PREFIX: Final = "Alert ID: "
 def alert_id(symbol: str, timestamp: str, signal: str) -> str:
     """The same for every delivery of one cross: e.g. "AAPL-2012-11-26T21:00:00Z-GOLDEN_CROSS"."""
     return f"{symbol}-{timestamp}-{signal}"
+
+
+# --- the alerts table ---------------------------------------------------------------------------
+
+
+class AlertItem:
+    """One alert the trend function published: written after SNS accepted it, before it leaves the outbox.
+
+    The alert's message attributes are kept under their own names, as the same Strings; a
+    re-publish rewrites them alike, keeps PUBLISHED_AT and adds one to PUBLISH_COUNT.
+    """
+
+    ALERT_ID: Final = AlertAttribute.ALERT_ID  # partition key
+    SYMBOL: Final = AlertAttribute.SYMBOL
+    SIGNAL: Final = AlertAttribute.SIGNAL
+    TIMESTAMP: Final = AlertAttribute.TIMESTAMP
+    PRICE: Final = AlertAttribute.PRICE
+    SMA_SHORT: Final = AlertAttribute.SMA_SHORT
+    SMA_LONG: Final = AlertAttribute.SMA_LONG
+    SHORT_WINDOW: Final = AlertAttribute.SHORT_WINDOW
+    LONG_WINDOW: Final = AlertAttribute.LONG_WINDOW
+    SUBJECT: Final = "subject"
+    MESSAGE: Final = "message"
+    PUBLISHED_AT: Final = "published_at"  # when SNS first accepted it, see sns_time()
+    PUBLISH_COUNT: Final = "publish_count"  # a Number: how many publishes SNS accepted and the table recorded
+
+
+ALERTS_PARTITION_KEY: Final = AlertItem.ALERT_ID
+
+
+def sns_time(epoch_seconds: float) -> str:
+    """An instant written as SNS stamps a notification ("2026-11-25T23:16:26.042Z"), UTC, milliseconds."""
+    moment = datetime.fromtimestamp(epoch_seconds, tz=timezone.utc)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"

@@ -5,7 +5,7 @@ The boto3 implementations live in adapters.py; the unit tests use in-memory ones
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -30,8 +30,22 @@ class StoredTrendState:
     watch: LateWatch = field(default_factory=LateWatch)
 
 
+class UnwrittenItems(Exception):
+    """A batch write left items unwritten, after writing all the others it could."""
+
+    def __init__(self, reasons: Mapping[tuple[str, str], str]) -> None:
+        super().__init__(f"{len(reasons)} item(s) not written: {'; '.join(sorted(set(reasons.values())))}")
+        # Why each (symbol, timestamp) key did not land.
+        self.reasons = dict(reasons)
+
+
 class TickStore(Protocol):
-    def put(self, item: Mapping[str, Any]) -> None: ...
+    def put_batch(self, items: Sequence[Mapping[str, Any]]) -> None:
+        """Write `items`, no two with the same key, in as few requests as the store takes.
+
+        Raise UnwrittenItems naming those that did not land, once everything else is written.
+        """
+        ...
 
     def prices_after(self, symbol: str, after: str | None, limit: int) -> list[PricePoint]:
         """Up to `limit` prices of `symbol` newer than timestamp `after` (all when None), oldest first."""
@@ -39,7 +53,7 @@ class TickStore(Protocol):
 
 
 class Archive(Protocol):
-    def put_object(self, key: str, body: str) -> None: ...
+    def put_object(self, key: str, body: str, content_type: str = "application/json") -> None: ...
 
 
 class TrendStateStore(Protocol):
@@ -55,3 +69,15 @@ class TrendStateStore(Protocol):
 
 class AlertPublisher(Protocol):
     def publish(self, alert: Alert) -> None: ...
+
+
+class AlertLog(Protocol):
+    """The alerts table (contract.AlertItem): every alert SNS accepted, readable on every target."""
+
+    def record(self, alert: Alert, published_at: str) -> int:
+        """Note that SNS accepted `alert` at `published_at` (contract.sns_time); return its publish count.
+
+        Writes the alert's fields, keeps the published_at of its first record, and adds one to
+        its publish count in the same write, so a re-publish after a crash counts 2.
+        """
+        ...

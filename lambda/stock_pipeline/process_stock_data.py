@@ -1,9 +1,12 @@
 """ProcessStockData: Kinesis ticks -> validated, enriched items in DynamoDB and the S3 archive.
 
-A record whose data can never become a tick is quarantined under REJECTED_PREFIX and
-counts as processed: a stream retries a failed record until it expires, and on MiniStack
-forever, so bad data must never fail the batch. Only infrastructure errors raise; the
-batch utility reports those records as batchItemFailures for the mapping to retry.
+Each record is checked on its own (record_handler, run by the Powertools batch utility); the
+valid ones are written once the whole batch is read, with BatchWriteItem and one JSON Lines
+object per symbol (ingest_batch.py). A record whose data can never become a tick is
+quarantined under REJECTED_PREFIX and counts as processed: a stream retries a failed record
+until it expires, and on MiniStack forever, so bad data must never fail the batch. Only
+infrastructure errors fail records, only those whose data did not land; the batch utility
+reports them as batchItemFailures for the mapping to retry.
 
 The function's clock is read here and passed in: a tick stamped more than the future
 tolerance ahead of it is quarantined (see lateness.py for why). On an emulator, faults.py
@@ -23,12 +26,13 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stock_pipeline.adapters import DynamoDBTickStore, S3Archive
 from stock_pipeline.contract import (
+    ARCHIVE_DAY_FORMAT,
     DEFAULT_FUTURE_TOLERANCE_SECONDS,
     FAULT_PROCESS,
     RAW_PREFIX,
@@ -36,12 +40,12 @@ from stock_pipeline.contract import (
     TIMESTAMP_FORMAT,
     Env,
     RejectedObject,
-    archive_key,
     rejected_key,
 )
 from stock_pipeline.faults import Faults, FaultSpec
+from stock_pipeline.ingest_batch import Accepted, write_batch
 from stock_pipeline.ports import Archive, TickStore
-from stock_pipeline.ticks import InvalidTick, check_not_future, enrich, parse_tick, to_archive_json
+from stock_pipeline.ticks import InvalidTick, check_not_future, enrich, parse_tick
 
 logger = Logger()
 metrics = Metrics()
@@ -75,7 +79,8 @@ def dependencies() -> IngestDependencies:
 
 
 @tracer.capture_method
-def record_handler(record: KinesisStreamRecord) -> str:
+def record_handler(record: KinesisStreamRecord) -> Accepted[KinesisStreamRecord] | None:
+    """The record's item, to be written with the batch's; None when the record was quarantined."""
     deps = dependencies()
     payload: bytes | None = None
     try:
@@ -85,13 +90,14 @@ def record_handler(record: KinesisStreamRecord) -> str:
         # The payload as text, not parsed; bytes that are not UTF-8 stay visible as escapes.
         raw = record.kinesis.data if payload is None else payload.decode("utf-8", errors="backslashreplace")
         _quarantine(record, exc.reason, raw, deps)
-        return "rejected"
-    item = enrich(tick)
-    deps.ticks.put(item)
-    deps.archive.put_object(archive_key(item, deps.raw_prefix), to_archive_json(item))
-    metrics.add_metric(name="TicksProcessed", unit=MetricUnit.Count, value=1)
-    logger.debug("tick stored", extra={"symbol": tick.symbol, "tick_timestamp": tick.timestamp})
-    return "stored"
+        return None
+    return Accepted(
+        source=record,
+        item=enrich(tick),
+        shard_id=_shard_id(record),
+        sequence_number=record.kinesis.sequence_number,
+        arrival_day=_arrival_day(record, datetime.now(timezone.utc)),
+    )
 
 
 @logger.inject_lambda_context
@@ -101,7 +107,26 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     deps = dependencies()
     if deps.faults:
         Faults(deps.faults, seed=context.aws_request_id, on_inject=_log_fault).fail_invocation(FAULT_PROCESS)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    # process_partial_response, with the batch's writes between reading the records and reporting on them.
+    with processor(records=event["Records"], handler=record_handler, lambda_context=context):
+        results = processor.process()
+        _write([result for status, result, _ in results if status == "success" and result is not None], deps)
+    return processor.response()
+
+
+@tracer.capture_method
+def _write(accepted: list[Accepted[KinesisStreamRecord]], deps: IngestDependencies) -> None:
+    """Write the batch's valid records; each whose data did not land becomes a failure of the batch utility."""
+    written = write_batch(accepted, deps.ticks, deps.archive, deps.raw_prefix)
+    for failure in written.failed:
+        processor.success_messages.remove(failure.source.raw_event)
+        processor.failure_handler(failure.source, (type(failure.error), failure.error, failure.error.__traceback__))
+    if accepted:
+        metrics.add_metric(name="TicksProcessed", unit=MetricUnit.Count, value=len(accepted) - len(written.failed))
+    logger.debug(
+        "batch written",
+        extra={"ticks": len(accepted), "failed": len(written.failed), "archive_objects": len(written.archive_keys)},
+    )
 
 
 def _log_fault(kind: str) -> None:
@@ -148,7 +173,7 @@ def _shard_id(record: KinesisStreamRecord) -> str | None:
 
 
 def _arrival_day(record: KinesisStreamRecord, fallback: datetime) -> str:
-    """The record's arrival date, so a redelivered bad record lands on the same key."""
+    """The record's arrival date, so a redelivered record lands on the same key (archived or quarantined)."""
     arrival = record.kinesis.get("approximateArrivalTimestamp")
     when = datetime.fromtimestamp(float(arrival), timezone.utc) if arrival is not None else fallback
-    return when.strftime("%Y-%m-%d")
+    return when.strftime(ARCHIVE_DAY_FORMAT)

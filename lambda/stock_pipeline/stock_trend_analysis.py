@@ -1,4 +1,4 @@
-"""StockTrendAnalysis: DynamoDB stream of the ticks table -> SMA cross alerts on SNS.
+"""StockTrendAnalysis: DynamoDB stream of the ticks table -> SMA cross alerts on SNS, each kept in the alerts table.
 
 This module only wires: dependencies from the environment Terraform sets, and the
 Powertools-decorated handler. A batch is processed by trend_batch.py, one symbol's
@@ -18,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stock_pipeline.adapters import DynamoDBTickStore, DynamoDBTrendStateStore, SNSAlertPublisher
+from stock_pipeline.adapters import DynamoDBAlertLog, DynamoDBTickStore, DynamoDBTrendStateStore, SNSAlertPublisher
 from stock_pipeline.catch_up import TrendCatchUp
 from stock_pipeline.contract import (
     DEFAULT_LONG_WINDOW,
@@ -29,7 +29,7 @@ from stock_pipeline.contract import (
     Env,
 )
 from stock_pipeline.faults import CrashAfterPublish, Faults, FaultSpec
-from stock_pipeline.ports import AlertPublisher, TickStore, TrendStateStore
+from stock_pipeline.ports import AlertLog, AlertPublisher, TickStore, TrendStateStore
 from stock_pipeline.trend import check_windows
 from stock_pipeline.trend_batch import TrendBatch
 
@@ -44,6 +44,7 @@ class TrendDependencies:
     ticks: TickStore
     states: TrendStateStore
     publisher: AlertPublisher
+    alert_log: AlertLog
     short_window: int
     long_window: int
     stalled_after: int = DEFAULT_STALLED_AFTER_SECONDS
@@ -60,6 +61,7 @@ def dependencies() -> TrendDependencies:
         ticks=DynamoDBTickStore(os.environ[Env.TICKS_TABLE]),
         states=DynamoDBTrendStateStore(os.environ[Env.TREND_STATE_TABLE]),
         publisher=SNSAlertPublisher(os.environ[Env.ALERT_TOPIC_ARN]),
+        alert_log=DynamoDBAlertLog(os.environ[Env.ALERTS_TABLE]),
         short_window=short_window,
         long_window=long_window,
         stalled_after=int(os.environ.get(Env.STALLED_AFTER_SECONDS, DEFAULT_STALLED_AFTER_SECONDS)),
@@ -90,6 +92,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         ticks=deps.ticks,
         states=deps.states,
         publisher=publisher,
+        alert_log=deps.alert_log,
         short_window=deps.short_window,
         long_window=deps.long_window,
         logger=logger,

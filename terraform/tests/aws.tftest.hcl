@@ -95,7 +95,7 @@ run "aws_dev" {
       }
       StoreTicks = {
         effect    = "Allow"
-        actions   = ["dynamodb:PutItem"]
+        actions   = ["dynamodb:BatchWriteItem"]
         resources = ["arn:aws:dynamodb:eu-west-1:123456789012:table/ticks"]
       }
       ArchiveTicks = {
@@ -146,6 +146,11 @@ run "aws_dev" {
         effect    = "Allow"
         actions   = ["sns:Publish"]
         resources = ["arn:aws:sns:eu-west-1:123456789012:trend-alerts"]
+      }
+      RecordAlerts = {
+        effect    = "Allow"
+        actions   = ["dynamodb:UpdateItem"]
+        resources = ["arn:aws:dynamodb:eu-west-1:123456789012:table/alerts"]
       }
       ReportFailedBatches = {
         effect    = "Allow"
@@ -291,6 +296,22 @@ run "aws_dev" {
   assert {
     condition     = aws_dynamodb_table.ticks.point_in_time_recovery[0].enabled && aws_dynamodb_table.trend_state.point_in_time_recovery[0].enabled
     error_message = "Both tables must keep point-in-time backups by default."
+  }
+
+  # The alerts table: on-demand, keyed by alert_id, backed up like the others,
+  # named after the environment, given to the trend function and to the CLI.
+  assert {
+    condition = (
+      aws_dynamodb_table.alerts.name == "tickstack-dev-alerts" &&
+      aws_dynamodb_table.alerts.billing_mode == "PAY_PER_REQUEST" &&
+      aws_dynamodb_table.alerts.hash_key == "alert_id" &&
+      aws_dynamodb_table.alerts.range_key == null &&
+      aws_dynamodb_table.alerts.point_in_time_recovery[0].enabled &&
+      aws_lambda_function.this["trend"].environment[0].variables.ALERTS_TABLE == aws_dynamodb_table.alerts.name &&
+      !contains(keys(aws_lambda_function.this["process"].environment[0].variables), "ALERTS_TABLE") &&
+      output.alerts_table_name == aws_dynamodb_table.alerts.name
+    )
+    error_message = "The alerts table must be on-demand, keyed by alert_id, backed up, and named to the trend function and in the outputs."
   }
 
   assert {
@@ -643,4 +664,109 @@ run "fault_injection_is_refused_on_aws" {
   }
 
   expect_failures = [var.fault_injection]
+}
+
+# The archive: JSON Lines under <raw_prefix>dt=<arrival day>/, read by Athena
+# through partition projection, so no partition is ever registered and no query
+# has to name a symbol or a day.
+run "archive_partitions_are_projected_by_arrival_day" {
+  command = apply
+
+  assert {
+    condition = (
+      length(aws_glue_catalog_table.raw_ticks[0].partition_keys) == 1 &&
+      aws_glue_catalog_table.raw_ticks[0].partition_keys[0].name == "dt" &&
+      aws_glue_catalog_table.raw_ticks[0].partition_keys[0].type == "string" &&
+      !contains([for c in aws_glue_catalog_table.raw_ticks[0].storage_descriptor[0].columns : c.name], "dt") &&
+      contains([for c in aws_glue_catalog_table.raw_ticks[0].storage_descriptor[0].columns : c.name], "symbol")
+    )
+    error_message = "The Glue table must be partitioned by dt alone, symbol staying a column."
+  }
+
+  assert {
+    condition = (
+      aws_glue_catalog_table.raw_ticks[0].parameters["projection.enabled"] == "true" &&
+      aws_glue_catalog_table.raw_ticks[0].parameters["projection.dt.type"] == "date" &&
+      aws_glue_catalog_table.raw_ticks[0].parameters["projection.dt.format"] == "yyyy-MM-dd" &&
+      aws_glue_catalog_table.raw_ticks[0].parameters["projection.dt.range"] == "2026-01-01,NOW" &&
+      aws_glue_catalog_table.raw_ticks[0].parameters["projection.dt.interval"] == "1" &&
+      aws_glue_catalog_table.raw_ticks[0].parameters["projection.dt.interval.unit"] == "DAYS" &&
+      aws_glue_catalog_table.raw_ticks[0].parameters["storage.location.template"] == "s3://tickstack-dev-archive-123456789012-eu-west-1/raw-data/dt=$${dt}/" &&
+      aws_glue_catalog_table.raw_ticks[0].parameters.classification == "json" &&
+      !contains(keys(aws_glue_catalog_table.raw_ticks[0].parameters), "projection.symbol.type")
+    )
+    error_message = "Athena must project dt as a date from archive_first_day to now under raw_prefix, and no symbol: ${jsonencode(aws_glue_catalog_table.raw_ticks[0].parameters)}"
+  }
+
+  # The scale-out defaults: one batch per shard at a time, gathered for up to 5 s.
+  assert {
+    condition = (
+      aws_lambda_event_source_mapping.ticks_stream.parallelization_factor == 1 &&
+      aws_lambda_event_source_mapping.ticks_stream.maximum_batching_window_in_seconds == 5 &&
+      aws_lambda_event_source_mapping.ticks_stream.batch_size == 100 &&
+      aws_lambda_event_source_mapping.ticks_table_stream.batch_size == 100
+    )
+    error_message = "The mappings' scale-out defaults changed."
+  }
+}
+
+run "scale_out_comes_from_variables" {
+  command = apply
+
+  variables {
+    kinesis_parallelization_factor  = 4
+    kinesis_batching_window_seconds = 30
+    kinesis_batch_size              = 1000
+    stream_batch_size               = 500
+    archive_first_day               = "2026-11-01"
+    raw_prefix                      = "ticks/enriched/"
+  }
+
+  assert {
+    condition = (
+      aws_lambda_event_source_mapping.ticks_stream.parallelization_factor == 4 &&
+      aws_lambda_event_source_mapping.ticks_stream.maximum_batching_window_in_seconds == 30 &&
+      aws_lambda_event_source_mapping.ticks_stream.batch_size == 1000 &&
+      aws_lambda_event_source_mapping.ticks_table_stream.batch_size == 500
+    )
+    error_message = "The Kinesis mapping must take its parallelization, window and batch size, the trend mapping its batch size, from the variables."
+  }
+
+  assert {
+    condition = (
+      aws_glue_catalog_table.raw_ticks[0].parameters["projection.dt.range"] == "2026-11-01,NOW" &&
+      aws_glue_catalog_table.raw_ticks[0].parameters["storage.location.template"] == "s3://tickstack-dev-archive-123456789012-eu-west-1/ticks/enriched/dt=$${dt}/"
+    )
+    error_message = "The projection must start on archive_first_day and follow raw_prefix."
+  }
+}
+
+run "parallelization_factor_beyond_ten_is_refused" {
+  command = plan
+
+  variables {
+    kinesis_parallelization_factor = 11
+  }
+
+  expect_failures = [var.kinesis_parallelization_factor]
+}
+
+run "batching_window_beyond_five_minutes_is_refused" {
+  command = plan
+
+  variables {
+    kinesis_batching_window_seconds = 301
+  }
+
+  expect_failures = [var.kinesis_batching_window_seconds]
+}
+
+run "archive_first_day_must_be_a_date" {
+  command = plan
+
+  variables {
+    archive_first_day = "2026-13-01"
+  }
+
+  expect_failures = [var.archive_first_day]
 }

@@ -58,6 +58,16 @@ run "ministack_sends_every_service_to_the_emulator" {
     condition     = alltrue([for fn in aws_lambda_function.this : fn.environment[0].variables.FAULT_INJECTION == ""])
     error_message = "By default no fault is injected."
   }
+
+  assert {
+    condition = (
+      output.alerts_table_name == "tickstack-alerts" &&
+      aws_dynamodb_table.alerts.hash_key == "alert_id" &&
+      aws_dynamodb_table.alerts.billing_mode == "PAY_PER_REQUEST" &&
+      aws_lambda_function.this["trend"].environment[0].variables.ALERTS_TABLE == "tickstack-alerts"
+    )
+    error_message = "An emulator gets the alerts table too, keyed by alert_id and named to the trend function."
+  }
 }
 
 run "faults_are_injected_on_an_emulator_when_asked" {
@@ -116,5 +126,10 @@ run "localstack_is_emulated_too" {
   assert {
     condition     = local.emulated && length(local.endpoint_overrides) == length(local.emulated_services)
     error_message = "localstack must be treated as an emulator."
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.alerts.name == "tickstack-alerts" && aws_dynamodb_table.alerts.hash_key == "alert_id"
+    error_message = "LocalStack gets the alerts table too."
   }
 }

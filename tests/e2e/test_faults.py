@@ -20,6 +20,7 @@ import pytest
 from stock_pipeline.contract import FAULT_KINDS, FAULT_TREND_CRASH_AFTER_PUBLISH, Env
 from tickstack.ops import sample_data
 from tickstack.ops.alerts import read_alerts
+from tickstack.ops.archive import archive_objects, archived_ticks
 from tickstack.ops.backtest import backtest
 from tickstack.ops.replay import replay, wait_processed
 
@@ -118,17 +119,17 @@ def stored(stack, symbol: str) -> dict[str, dict]:
 
 
 def archived(stack, symbol: str) -> dict[str, dict]:
-    """The symbol's archive objects, by file name, each without the symbol."""
-    outputs = stack.outputs
-    s3 = stack.client("s3")
-    prefix = f"{outputs['raw_prefix']}{symbol}/"
-    objects = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=outputs["bucket_name"], Prefix=prefix):
-        for obj in page.get("Contents", []):
-            body = json.loads(s3.get_object(Bucket=outputs["bucket_name"], Key=obj["Key"])["Body"].read())
-            assert body.pop("symbol") == symbol
-            objects[obj["Key"][len(prefix):]] = body
-    return objects
+    """The symbol's archived ticks, by timestamp, each without the symbol; each archived once.
+
+    An injected fault fails a whole invocation before it writes anything, and its batch comes back
+    from the same first record, so its objects keep their keys: no tick is archived twice.
+    """
+    ticks = {}
+    for line in archived_ticks(stack, archive_objects(stack, symbol)):
+        assert line.pop("symbol") == symbol
+        assert line["timestamp"] not in ticks, f"{symbol} {line['timestamp']} archived twice"
+        ticks[line["timestamp"]] = line
+    return ticks
 
 
 def original_id(alert: dict, scenario: str) -> str:

@@ -6,13 +6,15 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from stock_pipeline.contract import rejected_sequence_number
-from tickstack.ops.alerts import read_alerts
+from tickstack.ops.alerts import combine, parse_envelope, read_alerts
+from tickstack.ops.archive import archive_objects, archived_ticks
 from tickstack.ops.replay import replay, wait_processed
 
 pytestmark = pytest.mark.e2e
@@ -55,7 +57,7 @@ def test_alert_carries_the_averages_that_crossed(stack, replayed):
     assert Decimal(golden["sma20"]) == Decimal("565.8880")
 
 
-def test_every_tick_is_stored_and_archived(stack, replayed):
+def test_every_tick_is_stored_and_archived(stack, replayed, fixture_path):
     outputs = stack.outputs
     items = stack.client("dynamodb").query(
         TableName=outputs["table_name"],
@@ -64,12 +66,19 @@ def test_every_tick_is_stored_and_archived(stack, replayed):
         Select="COUNT",
     )
     assert items["Count"] == 80
-    s3 = stack.client("s3")
-    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
-        Bucket=outputs["bucket_name"], Prefix="raw-data/AAPL/") for o in page.get("Contents", [])]
-    assert len(keys) == 80
-    body = json.loads(s3.get_object(Bucket=outputs["bucket_name"], Key="raw-data/AAPL/2012-11-26T21:00:00Z.json")["Body"].read())
-    assert body["price"] == 589.53 and body["symbol"] == "AAPL" and body["anomaly"] in ("Yes", "No")
+    # Archived as JSON Lines, one object per symbol and batch, named after the batch's first AAPL record,
+    # under the arrival day. Other tests replay AAPL too: these objects are the ones this replay's records name.
+    ours = {sent.sequence_number for sent in replayed.sent}
+    objects = {key: parts for key, parts in archive_objects(stack, "AAPL").items() if parts.sequence_number in ours}
+    ticks = archived_ticks(stack, objects)
+    # ... every tick exactly once, in far fewer objects than ticks (a batch holds up to 100 records)
+    recorded = [json.loads(line)["timestamp"] for line in fixture_path.read_text().splitlines() if line.strip()]
+    assert sorted(tick["timestamp"] for tick in ticks) == sorted(recorded)
+    assert 1 <= len(objects) <= 80 / 20
+    now = datetime.now(timezone.utc)
+    assert {parts.day for parts in objects.values()} <= {f"{now:%Y-%m-%d}", f"{now - timedelta(days=1):%Y-%m-%d}"}
+    (golden,) = [tick for tick in ticks if tick["timestamp"] == "2012-11-26T21:00:00Z"]
+    assert golden["price"] == 589.53 and golden["symbol"] == "AAPL" and golden["anomaly"] in ("Yes", "No")
 
 
 def test_glue_table_describes_the_archive(stack, replayed, said):
@@ -83,6 +92,8 @@ def test_glue_table_describes_the_archive(stack, replayed, said):
     assert table["StorageDescriptor"]["Location"].rstrip("/") == f"s3://{outputs['bucket_name']}/raw-data"
     columns = {c["Name"] for c in table["StorageDescriptor"]["Columns"]}
     assert {"symbol", "timestamp", "price", "previous_close", "volume", "anomaly"} <= columns
+    assert [(k["Name"], k["Type"]) for k in table["PartitionKeys"]] == [("dt", "string")]
+    assert table["Parameters"]["projection.dt.type"] == "date"
 
 
 def test_replaying_again_alerts_nothing_new(stack, replayed, fixture_path):
@@ -127,6 +138,27 @@ def test_cli_reads_the_same_alerts_twice(stack, replayed):
     first, second = (json.loads(r.stdout) for r in runs)
     assert first == second
     assert [(a["symbol"], a["timestamp"], a["signal"]) for a in first if a["symbol"] == "AAPL"] == [e[:3] for e in EXPECTED]
+
+
+def test_cli_lists_the_alerts_from_the_alerts_table_as_the_queue_alone_gave_them(stack, replayed):
+    outputs = stack.outputs
+    # The table holds the recording's two alerts, each published once ...
+    items = [item for page in stack.client("dynamodb").get_paginator("scan").paginate(
+        TableName=outputs["alerts_table_name"], ConsistentRead=True) for item in page["Items"]]
+    logged = sorted((i["timestamp"]["S"], i["signal"]["S"], i["publish_count"]["N"]) for i in items
+                    if i["symbol"]["S"] == "AAPL")
+    assert logged == [(e[1], e[2], "1") for e in EXPECTED]
+    # ... and `tickstack alerts --json` lists them exactly as reading the audit queue alone did before the table
+    env = {**os.environ, "TARGET": stack.name, "TICKSTACK_HOME": str(stack.settings.home),
+           "TICKSTACK_PORT": str(stack.settings.port), "TICKSTACK_PREFIX": stack.settings.name_prefix}
+    tickstack = Path(sys.executable).parent / "tickstack"
+    run = subprocess.run([str(tickstack), "alerts", "--json"], env=env, capture_output=True, text=True, check=True)
+    listed = [a for a in json.loads(run.stdout) if a["symbol"] == "AAPL"]
+    queue = stack.audit_messages(outputs["alert_audit_queue_url"])
+    delivered = [r for r in (parse_envelope(m.get("Body", "")) for m in queue) if r]
+    before = [a for a in combine([], delivered) if a["symbol"] == "AAPL"]
+    assert [(a["timestamp"], a["signal"], a["deliveries"]) for a in listed] == [(e[1], e[2], 1) for e in EXPECTED]
+    assert listed == before
 
 
 def test_cli_runs_a_named_athena_query_over_the_archive(stack, replayed):

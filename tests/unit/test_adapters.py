@@ -12,6 +12,8 @@ from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
 from stock_pipeline.adapters import (
+    Backoff,
+    DynamoDBAlertLog,
     DynamoDBTickStore,
     DynamoDBTrendStateStore,
     S3Archive,
@@ -20,7 +22,7 @@ from stock_pipeline.adapters import (
     state_to_item,
 )
 from stock_pipeline.lateness import LateWatch
-from stock_pipeline.ports import StaleState, StoredTrendState
+from stock_pipeline.ports import StaleState, StoredTrendState, UnwrittenItems
 from stock_pipeline.trend import Alert, Cross, PricePoint, TrendState, build_alert
 
 
@@ -94,16 +96,95 @@ def test_a_row_without_a_numeric_price_comes_back_priceless(dynamodb: tuple[Any,
     assert points == [PricePoint("T1", None), PricePoint("T2", None)]
 
 
-def test_put_writes_decimals_as_numbers(dynamodb: tuple[Any, Stubber]) -> None:
-    ddb, stubber = dynamodb
-    stubber.add_response(
-        "put_item",
-        {},
-        {"TableName": "ticks", "Item": {"symbol": {"S": "AAPL"}, "price": {"N": "589.53"}, "volume": {"N": "4625000"}}},
-    )
+def tick(n: int, symbol: str = "AAPL") -> dict[str, Any]:
+    return {"symbol": symbol, "timestamp": f"T{n:03d}", "price": Decimal("589.53"), "volume": Decimal(4625000)}
 
-    item = {"symbol": "AAPL", "price": Decimal("589.53"), "volume": Decimal(4625000)}
-    DynamoDBTickStore("ticks", client=ddb).put(item)
+
+def put(item: dict[str, Any]) -> dict[str, Any]:
+    return {"PutRequest": {"Item": {"symbol": {"S": item["symbol"]}, "timestamp": {"S": item["timestamp"]},
+                                    "price": {"N": "589.53"}, "volume": {"N": "4625000"}}}}
+
+
+class Waits(list):
+    """A Backoff's sleeps, recorded instead of slept; the jitter drawn at its largest."""
+
+    def backoff(self, retries: int = 5) -> Backoff:
+        return Backoff(retries=retries, sleep=self.append, random=lambda: 1.0)
+
+
+def test_put_batch_writes_chunks_of_25_with_decimals_as_numbers(dynamodb: tuple[Any, Stubber]) -> None:
+    # GIVEN 30 items
+    ddb, stubber = dynamodb
+    items = [tick(n) for n in range(30)]
+    stubber.add_response("batch_write_item", {"UnprocessedItems": {}}, {"RequestItems": {"ticks": [put(i) for i in items[:25]]}})
+    stubber.add_response("batch_write_item", {}, {"RequestItems": {"ticks": [put(i) for i in items[25:]]}})
+
+    # WHEN they are written: THEN two requests carry them, 25 and 5
+    DynamoDBTickStore("ticks", client=ddb).put_batch(items)
+
+
+def test_put_batch_retries_what_dynamodb_left_unprocessed(dynamodb: tuple[Any, Stubber]) -> None:
+    ddb, stubber = dynamodb
+    items = [tick(n) for n in range(3)]
+    stubber.add_response("batch_write_item", {"UnprocessedItems": {"ticks": [put(items[1]), put(items[2])]}},
+                         {"RequestItems": {"ticks": [put(i) for i in items]}})
+    stubber.add_response("batch_write_item", {"UnprocessedItems": {"ticks": [put(items[2])]}},
+                         {"RequestItems": {"ticks": [put(items[1]), put(items[2])]}})
+    stubber.add_response("batch_write_item", {"UnprocessedItems": {}}, {"RequestItems": {"ticks": [put(items[2])]}})
+    waits = Waits()
+
+    DynamoDBTickStore("ticks", client=ddb, backoff=waits.backoff()).put_batch(items)
+
+    # Exponential, at most the full draw of the jitter.
+    assert waits == [0.05, 0.1]
+
+
+def test_put_batch_names_what_stays_unprocessed_after_its_retries(dynamodb: tuple[Any, Stubber]) -> None:
+    # GIVEN DynamoDB keeps leaving one item of the second chunk unprocessed
+    ddb, stubber = dynamodb
+    items = [tick(n) for n in range(27)]
+    stubber.add_response("batch_write_item", {}, {"RequestItems": {"ticks": [put(i) for i in items[:25]]}})
+    stubber.add_response("batch_write_item", {"UnprocessedItems": {"ticks": [put(items[26])]}},
+                         {"RequestItems": {"ticks": [put(i) for i in items[25:]]}})
+    for _ in range(8):
+        stubber.add_response("batch_write_item", {"UnprocessedItems": {"ticks": [put(items[26])]}},
+                             {"RequestItems": {"ticks": [put(items[26])]}})
+    waits = Waits()
+
+    # WHEN the batch is written: THEN it gives up after eight retries, on that item alone
+    with pytest.raises(UnwrittenItems) as raised:
+        DynamoDBTickStore("ticks", client=ddb, backoff=waits.backoff(retries=8)).put_batch(items)
+
+    assert raised.value.reasons == {("AAPL", "T026"): "still unprocessed after 8 retries"}
+    # Bounded: the waits double up to the one-second cap.
+    assert waits == [0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0]
+
+
+def test_a_refused_chunk_fails_alone(dynamodb: tuple[Any, Stubber]) -> None:
+    ddb, stubber = dynamodb
+    items = [tick(n) for n in range(30)]
+    stubber.add_client_error("batch_write_item", "ProvisionedThroughputExceededException", "slow down")
+    stubber.add_response("batch_write_item", {}, {"RequestItems": {"ticks": [put(i) for i in items[25:]]}})
+
+    with pytest.raises(UnwrittenItems) as raised:
+        DynamoDBTickStore("ticks", client=ddb).put_batch(items)
+
+    assert sorted(raised.value.reasons) == [("AAPL", f"T{n:03d}") for n in range(25)]
+    assert "ProvisionedThroughputExceededException" in raised.value.reasons[("AAPL", "T000")]
+
+
+def test_put_batch_refuses_one_key_twice(dynamodb: tuple[Any, Stubber]) -> None:
+    ddb, _ = dynamodb
+    with pytest.raises(ValueError, match="same key"):
+        DynamoDBTickStore("ticks", client=ddb).put_batch([tick(1), tick(2), tick(1)])
+
+
+def test_the_default_backoff_is_bounded() -> None:
+    waits = Waits()
+    backoff = Backoff(sleep=waits.append, random=lambda: 1.0)
+    for retry in range(1, backoff.retries + 1):
+        backoff.wait(retry)
+    assert sum(waits) <= 2.0
 
 
 STATE = StoredTrendState(
@@ -322,15 +403,59 @@ def test_an_alert_goes_out_with_its_id_and_both_averages_as_attributes() -> None
         stubber.assert_no_pending_responses()
 
 
+def test_an_alert_is_recorded_with_one_update_that_keeps_the_first_publish_time_and_adds_one(
+    dynamodb: tuple[Any, Stubber],
+) -> None:
+    # GIVEN an alert SNS accepted, and the table answering that it was published twice now
+    ddb, stubber = dynamodb
+    cross = Cross("AAPL", "GOLDEN_CROSS", "2012-11-26T21:00:00Z", Decimal("589.53"), Decimal("569.8747"),
+                  Decimal("565.8880"))
+    alert = build_alert(cross)
+    fields = {name: value for name, value in alert.attributes.items() if name != "alert_id"}
+    fields.update(subject=alert.subject, message=alert.message)
+    stubber.add_response(
+        "update_item",
+        {"Attributes": {"publish_count": {"N": "2"}, "published_at": {"S": "2026-11-25T23:16:26.000Z"}}},
+        {
+            "TableName": "alerts",
+            "Key": {"alert_id": {"S": "AAPL-2012-11-26T21:00:00Z-GOLDEN_CROSS"}},
+            "UpdateExpression": "SET "
+            + ", ".join(f"#{name} = :{name}" for name in fields)
+            + ", #published_at = if_not_exists(#published_at, :published_at) ADD #publish_count :one",
+            "ExpressionAttributeNames": {f"#{n}": n for n in (*fields, "published_at", "publish_count")},
+            "ExpressionAttributeValues": {
+                **{f":{name}": {"S": value} for name, value in fields.items()},
+                ":published_at": {"S": "2026-11-25T23:16:27.512Z"},
+                ":one": {"N": "1"},
+            },
+            "ReturnValues": "UPDATED_NEW",
+        },
+    )
+
+    # WHEN it is recorded
+    count = DynamoDBAlertLog("alerts", client=ddb).record(alert, "2026-11-25T23:16:27.512Z")
+
+    # THEN every field is written as published (the averages' trailing zeros kept: Strings), and the count returned
+    assert count == 2
+    assert fields["sma_long"] == "565.8880" and fields["short_window"] == "5"
+
+
 def test_archive_objects_are_utf8_json() -> None:
     s3 = client("s3")
     with Stubber(s3) as stubber:
         stubber.add_response(
             "put_object",
             {},
-            {"Bucket": "archive", "Key": "raw-data/AAPL/T.json", "Body": b'{"a":1}', "ContentType": "application/json"},
+            {"Bucket": "archive", "Key": "rejected/x.json", "Body": b'{"a":1}', "ContentType": "application/json"},
         )
-        S3Archive("archive", client=s3).put_object("raw-data/AAPL/T.json", '{"a":1}')
+        stubber.add_response(
+            "put_object",
+            {},
+            {"Bucket": "archive", "Key": "raw-data/x.jsonl", "Body": b'{"a":"\xc3\xa9"}\n',
+             "ContentType": "application/x-ndjson"},
+        )
+        S3Archive("archive", client=s3).put_object("rejected/x.json", '{"a":1}')
+        S3Archive("archive", client=s3).put_object("raw-data/x.jsonl", '{"a":"\u00e9"}\n', "application/x-ndjson")
         stubber.assert_no_pending_responses()
 
 

@@ -1,4 +1,9 @@
-"""The named archive queries, run in DuckDB (the embedded emulator's Athena engine) over the enriched fixture."""
+"""The named archive queries, run in DuckDB (the embedded emulator's Athena engine) over the enriched fixture.
+
+The fixture is archived as the process function archives it (ingest_batch.write_batch), twice, as a
+replay on another day leaves it: every tick in two JSON Lines objects, under two dt= partitions. The
+table reads them as MiniStack's Athena reads the Glue table: read_json_auto with Hive partitioning.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +13,49 @@ import duckdb
 import pytest
 
 from producer.recording import read_lines
-from stock_pipeline.ticks import enrich, parse_tick, to_archive_json
+from stock_pipeline.contract import RAW_PREFIX
+from stock_pipeline.ingest_batch import Accepted, write_batch
+from stock_pipeline.ticks import enrich, parse_tick
 from tests.conftest import FIXTURE
 from tickstack.ops.athena import load_queries
+
+from .fakes import InMemoryArchive, InMemoryTickStore
 
 QUERIES = load_queries()
 
 
+BATCH = 25
+
+
 @pytest.fixture(scope="module")
-def archive_table(tmp_path_factory):
-    """The fixture as the pipeline archives it: one enriched JSON object per file."""
+def archive(tmp_path_factory):
+    """The archive's folder after the fixture was replayed on two days, in batches of 25."""
     folder = tmp_path_factory.mktemp("raw-data")
-    for number, line in enumerate(read_lines([FIXTURE])):
-        (folder / f"{number:04d}.json").write_text(to_archive_json(enrich(parse_tick(line.data))))
-    return f"read_json_auto('{folder}/*.json')"
+    objects = InMemoryArchive()
+    items = [enrich(parse_tick(line.data)) for line in read_lines([FIXTURE])]
+    for replay, day in enumerate(("2026-11-24", "2026-11-25")):
+        for start in range(0, len(items), BATCH):
+            accepted = [Accepted(None, item, "shardId-000000000000", str(10**6 * replay + start + n), day)
+                        for n, item in enumerate(items[start:start + BATCH])]
+            assert not write_batch(accepted, InMemoryTickStore(), objects, RAW_PREFIX).failed
+    for key, body in objects.objects.items():
+        path = folder / key.removeprefix(RAW_PREFIX)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def archive_table(archive):
+    return (f"read_json_auto('{archive}/*/*.jsonl', union_by_name = true, hive_partitioning = true, "
+            "hive_types = {'dt': VARCHAR})")
+
+
+def test_the_archive_holds_every_tick_twice_in_few_objects(archive, archive_table):
+    # Two replays of 80 ticks in batches of 25 (4 batches): 8 objects, 160 lines, two days.
+    assert len(list(archive.glob("dt=*/*.jsonl"))) == 8
+    (row,) = run(f"SELECT COUNT(*) AS lines, COUNT(DISTINCT dt) AS days FROM {archive_table}")
+    assert row == {"lines": 160, "days": 2}
 
 
 def iso(value) -> str:

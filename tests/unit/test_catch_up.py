@@ -15,7 +15,13 @@ from stock_pipeline.lateness import Arrival, LateWatch
 from stock_pipeline.ports import StaleState, StoredTrendState
 from stock_pipeline.trend import DEATH_CROSS, GOLDEN_CROSS
 
-from .fakes import InfrastructureDown, InMemoryTickStore, InMemoryTrendStateStore, RecordingPublisher
+from .fakes import (
+    InfrastructureDown,
+    InMemoryAlertLog,
+    InMemoryTickStore,
+    InMemoryTrendStateStore,
+    RecordingPublisher,
+)
 from .reference import reference_crosses
 from .support import minute
 
@@ -30,6 +36,7 @@ class World:
     ticks: InMemoryTickStore = field(default_factory=InMemoryTickStore)
     states: InMemoryTrendStateStore = field(default_factory=InMemoryTrendStateStore)
     publisher: RecordingPublisher = field(default_factory=RecordingPublisher)
+    alert_log: InMemoryAlertLog = field(default_factory=InMemoryAlertLog)
     counts: Counter[str] = field(default_factory=Counter)
     # The functions' clock, epoch seconds: tests move it on.
     now: float = 1_709_306_000.0
@@ -46,6 +53,7 @@ class World:
             ticks=self.ticks,
             states=self.states,
             publisher=self.publisher,
+            alert_log=self.alert_log,
             short_window=5,
             long_window=20,
             logger=logging.getLogger("tickstack.test.catch_up"),
@@ -173,6 +181,102 @@ def test_alerts_are_cleared_one_by_one_so_a_failure_resends_only_the_unsent(worl
     assert world.alerts() == [(minute(22), DEATH_CROSS), (minute(27), GOLDEN_CROSS)]
 
 
+GOLDEN_23_ID = f"AAPL-{minute(23)}-GOLDEN_CROSS"
+
+
+def test_an_alert_is_recorded_after_sns_accepted_it_and_before_it_leaves_the_outbox(world: World) -> None:
+    # GIVEN a symbol whose ticks hold a golden cross
+    world.add_ticks(GOLDEN_AT_23)
+    seen: dict[str, object] = {}
+
+    def at_record() -> None:
+        # SNS has the alert, the outbox still holds it; the next save is the clearing write
+        seen["published"] = world.alerts()
+        seen["pending"] = [c.alert_id for c in world.states.get("AAPL").pending]
+        world.states.before_next_save = lambda: seen.update(logged_at_clear=world.alert_log.counts())
+
+    world.alert_log.before_next_record = at_record
+
+    # WHEN it is caught up
+    world.catch_up().run("AAPL")
+
+    # THEN the order was publish, record, clear
+    assert seen == {
+        "published": [(minute(23), GOLDEN_CROSS)],
+        "pending": [GOLDEN_23_ID],
+        "logged_at_clear": {GOLDEN_23_ID: 1},
+    }
+    assert world.states.get("AAPL").pending == ()
+    # ... and the record holds the alert as published, with the time of the clock and one publish
+    alert = world.publisher.published[0]
+    assert world.alert_log.items[GOLDEN_23_ID] == {
+        **alert.attributes,
+        "subject": alert.subject,
+        "message": alert.message,
+        "published_at": "2024-03-01T15:13:20.000Z",
+        "publish_count": 1,
+    }
+
+
+def test_a_crash_between_publish_and_clear_republishes_and_counts_two(world: World) -> None:
+    # GIVEN the run dies after SNS accepted the alert and the table recorded it, before the clearing write
+    world.add_ticks(GOLDEN_AT_23)
+
+    def die_at_the_clear() -> None:
+        def die() -> None:
+            raise InfrastructureDown("the function died before clearing the alert")
+
+        world.states.before_next_save = die
+
+    world.alert_log.before_next_record = die_at_the_clear
+    with pytest.raises(InfrastructureDown):
+        world.catch_up().run("AAPL")
+    assert [c.alert_id for c in world.states.get("AAPL").pending] == [GOLDEN_23_ID]
+    first_published_at = world.alert_log.items[GOLDEN_23_ID]["published_at"]
+
+    # WHEN the next run comes, later
+    world.now += 60
+    world.catch_up().run("AAPL")
+    world.catch_up().run("AAPL")
+
+    # THEN SNS got the alert once more, the table counts two publishes of one alert_id, and the outbox is empty
+    assert world.alerts() == [(minute(23), GOLDEN_CROSS)] * 2
+    assert world.alert_log.counts() == {GOLDEN_23_ID: 2}
+    assert world.alert_log.items[GOLDEN_23_ID]["published_at"] == first_published_at
+    assert world.states.get("AAPL").pending == ()
+
+
+def test_an_alert_the_table_could_not_record_stays_pending_and_goes_out_again(world: World) -> None:
+    # GIVEN the alerts table fails the first write
+    world.add_ticks(GOLDEN_AT_23)
+    world.alert_log.fail_calls = {1}
+
+    # WHEN the run fails and is retried
+    with pytest.raises(InfrastructureDown):
+        world.catch_up().run("AAPL")
+    left = world.states.get("AAPL").pending
+    world.catch_up().run("AAPL")
+
+    # THEN the alert was not cleared unrecorded: it went out again, and the table holds it (one recorded publish)
+    assert [c.alert_id for c in left] == [GOLDEN_23_ID]
+    assert world.alerts() == [(minute(23), GOLDEN_CROSS)] * 2
+    assert world.alert_log.counts() == {GOLDEN_23_ID: 1}
+    assert world.states.get("AAPL").pending == ()
+
+
+def test_every_published_alert_is_in_the_table_once_with_its_count(world: World) -> None:
+    # GIVEN two crosses, the second publish failing once
+    world.add_ticks(DEATH_AT_22_GOLDEN_AT_27)
+    world.publisher.fail_calls = {2}
+
+    with pytest.raises(InfrastructureDown):
+        world.catch_up().run("AAPL")
+    world.catch_up().run("AAPL")
+
+    # THEN each alert SNS accepted is recorded once; a publish SNS refused is not counted
+    assert world.alert_log.counts() == {f"AAPL-{minute(22)}-DEATH_CROSS": 1, f"AAPL-{minute(27)}-GOLDEN_CROSS": 1}
+
+
 def test_losing_the_commit_race_rereads_and_does_not_alert_twice(world: World) -> None:
     # GIVEN another invocation catches the same symbol up between our read and our write
     world.add_ticks(GOLDEN_AT_23)
@@ -209,6 +313,7 @@ def test_losing_the_clear_race_does_not_publish_our_alert_again(world: World) ->
     assert report.lost_races == 1
     assert world.alerts() == [(minute(23), GOLDEN_CROSS)]
     assert world.states.get("AAPL").pending == ()
+    assert world.alert_log.counts() == {GOLDEN_23_ID: 1}
 
 
 def test_retries_after_lost_races_are_bounded(world: World) -> None:
@@ -433,3 +538,5 @@ def test_catch_up_alerts_exactly_the_crosses_of_one_pass(prices: list[Decimal], 
 
     # THEN the published alerts are exactly the crosses of one pass over the whole series, in order
     assert world.alerts() == [(minute(i), signal) for i, signal in reference_crosses(prices)]
+    # ... and the alerts table holds each of them, each published once
+    assert world.alert_log.counts() == {f"AAPL-{minute(i)}-{signal}": 1 for i, signal in reference_crosses(prices)}

@@ -15,10 +15,13 @@ from hypothesis import strategies as st
 
 from stock_pipeline import contract, trend
 from stock_pipeline.contract import (
+    ARCHIVE_PARTITION_KEY,
     INGEST_ENV,
+    RAW_PREFIX,
     REJECTED_PREFIX,
     TICK_ITEM_FIELDS,
     TREND_ENV,
+    ArchiveKey,
     Env,
     PendingCross,
     RejectedKey,
@@ -26,6 +29,7 @@ from stock_pipeline.contract import (
     TrendStateItem,
     alert_id,
     archive_key,
+    parse_archive_key,
     parse_rejected_key,
     rejected_key,
     rejected_sequence_number,
@@ -49,9 +53,12 @@ KINESIS_SEQUENCE = "49656110987463540371012348301245944137756827945386868738"
 
 
 def test_archive_and_rejected_keys_follow_the_contract() -> None:
-    item = enrich(validate_tick(TICK))
-
-    assert archive_key(item, "raw-data/") == "raw-data/AAPL/2012-11-26T21:00:00Z.json"
+    assert archive_key("raw-data/", "2026-11-25", "shardId-000000000000", "4965", "AAPL") == (
+        "raw-data/dt=2026-11-25/shardId-000000000000-4965_AAPL.jsonl"
+    )
+    assert archive_key("raw-data/", "2026-11-25", None, "4965", "EURUSD=X") == (
+        "raw-data/dt=2026-11-25/unknown-4965_EURUSD=X.jsonl"
+    )
     assert rejected_key("rejected/", "2012-11-26", "shardId-000000000000", "4965") == (
         "rejected/2012-11-26/shardId-000000000000-4965.json"
     )
@@ -80,6 +87,33 @@ def test_every_rejected_key_round_trips(day: str, shard: str | None, sequence: s
     parts = RejectedKey(REJECTED_PREFIX, day, shard, sequence)
 
     assert parse_rejected_key(rejected_key(*parts)) == parts
+
+
+@given(
+    day=st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)).map(date.isoformat),
+    shard=st.none() | st.integers(min_value=0, max_value=10**12).map(lambda n: f"shardId-{n:012d}"),
+    sequence=st.integers(min_value=0, max_value=10**60).map(str),
+    symbol=st.from_regex(r"[A-Z0-9.\-^=]{1,16}", fullmatch=True),
+    prefix=st.sampled_from([RAW_PREFIX, "ticks/enriched/", ""]),
+)
+def test_every_archive_key_round_trips(day: str, shard: str | None, sequence: str, symbol: str, prefix: str) -> None:
+    parts = ArchiveKey(prefix, day, shard, sequence, symbol)
+
+    key = archive_key(*parts)
+
+    assert parse_archive_key(key, prefix) == parts
+    # One Hive-style folder, the partition; a file name Athena does not take for hidden.
+    folders, name = key[len(prefix):].split("/")[:-1], key.rsplit("/", 1)[1]
+    assert folders == [f"{ARCHIVE_PARTITION_KEY}={day}"] and not name.startswith(("_", "."))
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["raw-data/AAPL/2012-11-26T21:00:00Z.json", "raw-data/dt=2026-11-25/", "rejected/2012-11-26/unknown-4965.json",
+     "raw-data/dt=2026-11-25/shardId-000000000000-4965_AAPL.json", "raw-data/dt=2026-11-25/x/shardId-0-4965_AAPL.jsonl"],
+)
+def test_other_keys_are_no_archive_objects(key: str) -> None:
+    assert parse_archive_key(key) is None
 
 
 @pytest.mark.parametrize(

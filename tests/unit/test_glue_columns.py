@@ -2,7 +2,8 @@
 
 Terraform cannot import the item's fields, so the column list in terraform/analytics.tf is a
 copy; this test ties it to its one source, `stock_pipeline.ticks.enrich`, by parsing the
-Terraform (python-hcl2) rather than trusting a comment.
+Terraform (python-hcl2) rather than trusting a comment. Likewise its partition key and the
+projection that reads it are tied to the archive's key layout, `contract.archive_key`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import hcl2
 import pytest
 
+from stock_pipeline.contract import ARCHIVE_DAY_FORMAT, ARCHIVE_PARTITION_KEY, RAW_PREFIX, archive_key, parse_archive_key
 from stock_pipeline.ticks import enrich, to_archive_json, validate_tick
 from tests.conftest import FIXTURE, ROOT
 
@@ -74,9 +76,9 @@ def columns() -> list[dict]:
 
 
 def partition_keys() -> list[dict]:
-    # The archive's keys (<raw_prefix><SYMBOL>/<timestamp>.json) are not Hive-style, so there are
-    # none today. A partition key is read from the object's key, not its JSON; it still names a
-    # field of the item, and Glue refuses one that is also a column.
+    # A partition key is read from the object's key, not its JSON. The archive's one is the
+    # arrival day (contract.ARCHIVE_PARTITION_KEY), which no item holds; Glue refuses a
+    # partition key that is also a column.
     return blocks(glue_table(), "partition_keys")
 
 
@@ -90,17 +92,42 @@ def archived() -> list[dict]:
     return [json.loads(to_archive_json(enrich(validate_tick(raw)))) for raw in recorded_ticks()]
 
 
-def test_the_columns_and_partition_keys_are_the_enriched_items_keys():
+def test_the_columns_are_the_enriched_items_keys_and_the_partition_key_the_archive_keys():
     item = enrich(validate_tick(recorded_ticks()[0]))
     names = [column["name"] for column in columns()]
     partitions = [key["name"] for key in partition_keys()]
 
     assert len(set(names)) == len(names), f"a column is declared twice: {names}"
     assert not set(names) & set(partitions), "a partition key may not also be a column"
-    assert sorted(names + partitions) == sorted(item), (
-        f"Glue has {sorted(set(names + partitions) - set(item))} that enrich() does not write, and lacks "
+    # Every field of the item is a column, or the archive's partition key if one ever became a field.
+    assert sorted(names + [p for p in partitions if p in item]) == sorted(item), (
+        f"Glue has {sorted(set(names) - set(item))} that enrich() does not write, and lacks "
         f"{sorted(set(item) - set(names + partitions))}"
     )
+    # The partition keys not in the item are the ones the archive's keys carry: the arrival day.
+    assert [p for p in partitions if p not in item] == [ARCHIVE_PARTITION_KEY]
+    parts = parse_archive_key(archive_key(RAW_PREFIX, "2026-11-25", "shardId-000000000000", "4965", "AAPL"))
+    assert f"/{ARCHIVE_PARTITION_KEY}={parts.day}/" in archive_key(*parts)
+
+
+def test_athena_projects_the_partition_key_where_the_archive_writes_it():
+    """Partition projection on AWS: the dt values, their format, and the folder each reads."""
+    # parameters = merge(local.<projection>, {classification, EXTERNAL})
+    reference = re.fullmatch(r"\$\{merge\(local\.([A-Za-z0-9_]+), \{.*\}\)\}", glue_table()["parameters"])
+    assert reference, glue_table()["parameters"]
+    projection = root_locals()[reference.group(1)]
+    key = ARCHIVE_PARTITION_KEY
+    assert projection["projection.enabled"] == "true"
+    assert projection[f"projection.{key}.type"] == "date"
+    # Java's pattern for contract.ARCHIVE_DAY_FORMAT
+    assert ARCHIVE_DAY_FORMAT == "%Y-%m-%d" and projection[f"projection.{key}.format"] == "yyyy-MM-dd"
+    assert projection[f"projection.{key}.range"].endswith(",NOW")
+    # archive_key(prefix, day, ...) with prefix = raw_prefix puts the object in this folder.
+    assert projection["storage.location.template"] == (
+        "s3://${aws_s3_bucket.archive.bucket}/${local.raw_prefix}" + f"{key}=$${{{key}}}/")
+    # Only dt is projected: a projected symbol would oblige every query to name one.
+    assert not [name for name in projection if name.startswith("projection.") and
+                name.split(".")[1] not in ("enabled", key)]
 
 
 def test_each_column_type_reads_the_archived_json_value(archived):

@@ -9,14 +9,18 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from boto3.dynamodb.types import TypeSerializer
+from botocore.stub import Stubber
 
 from stock_pipeline import process_stock_data
-from stock_pipeline.adapters import DynamoDBTickStore, S3Archive
+from stock_pipeline.adapters import Backoff, DynamoDBTickStore, S3Archive
 from stock_pipeline.contract import MAX_TICK_BYTES
 from stock_pipeline.faults import FaultSpec, InjectedFault
 from stock_pipeline.process_stock_data import IngestDependencies, lambda_handler
+from stock_pipeline.ticks import enrich, parse_tick, to_archive_json
 
 from .fakes import InMemoryArchive, InMemoryTickStore
 from .support import CapturedOutput, LambdaContext, captured, load_event
@@ -33,8 +37,10 @@ class Ingest:
     ticks: InMemoryTickStore
     archive: InMemoryArchive
 
-    def raw_objects(self) -> dict[str, dict[str, Any]]:
-        return {k: json.loads(v) for k, v in self.archive.objects.items() if k.startswith("raw-data/")}
+    def raw_objects(self) -> dict[str, list[dict[str, Any]]]:
+        """Each archive object under raw-data/, as the JSON objects of its lines."""
+        return {k: [json.loads(line) for line in v.splitlines()]
+                for k, v in self.archive.objects.items() if k.startswith("raw-data/")}
 
     def rejected_objects(self) -> dict[str, dict[str, Any]]:
         return {k: json.loads(v) for k, v in self.archive.objects.items() if k.startswith("rejected/")}
@@ -78,9 +84,15 @@ def test_good_ticks_are_stored_and_archived_and_a_bad_one_is_quarantined(
     assert response == {"batchItemFailures": []}
     assert sorted(ingest.ticks.items) == [("AAPL", "2012-11-26T21:00:00Z"), ("MSFT", "2012-11-26T21:00:00Z")]
     assert ingest.ticks.items[("AAPL", "2012-11-26T21:00:00Z")]["moving_average"] == Decimal("574.9325")
+    # ... in one BatchWriteItem and one JSON Lines object per symbol, under the arrival day
+    assert ingest.ticks.batches == [[("AAPL", "2012-11-26T21:00:00Z"), ("MSFT", "2012-11-26T21:00:00Z")]]
     raw = ingest.raw_objects()
-    assert sorted(raw) == ["raw-data/AAPL/2012-11-26T21:00:00Z.json", "raw-data/MSFT/2012-11-26T21:00:00Z.json"]
-    assert raw["raw-data/AAPL/2012-11-26T21:00:00Z.json"]["price"] == 589.53
+    aapl = f"raw-data/dt=2012-11-26/shardId-000000000000-{SEQUENCE_NUMBERS[0]}_AAPL.jsonl"
+    msft = f"raw-data/dt=2012-11-26/shardId-000000000000-{SEQUENCE_NUMBERS[2]}_MSFT.jsonl"
+    assert sorted(raw) == [aapl, msft]
+    assert [line["price"] for line in raw[aapl]] == [589.53]
+    assert ingest.archive.objects[aapl] == to_archive_json(ingest.ticks.items[("AAPL", "2012-11-26T21:00:00Z")]) + "\n"
+    assert ingest.archive.content_types[aapl] == "application/x-ndjson"
 
     # ... and the bad one is kept, with its reason, under the rejected prefix
     rejected = ingest.rejected_objects()
@@ -286,6 +298,161 @@ def test_when_the_archive_is_down_even_bad_records_fail_rather_than_vanish(
     # THEN every record failed, and the batch utility fails the invocation so the whole batch is retried
     with pytest.raises(BatchProcessingError):
         lambda_handler(load_event("kinesis_ticks.json"), lambda_context)
+
+
+def kinesis_event(ticks: list[dict[str, Any]], arrivals: list[float] | None = None) -> dict[str, Any]:
+    """A batch of one shard holding `ticks` in order, sequence numbers rising, all arriving on 2012-11-26."""
+    template = load_event("kinesis_ticks.json")["Records"][0]
+    records = []
+    for n, tick in enumerate(ticks):
+        sequence = str(int(SEQUENCE_NUMBERS[0]) + n * 1000)
+        kinesis = {**template["kinesis"], "partitionKey": tick["symbol"], "sequenceNumber": sequence,
+                   "data": base64.b64encode(json.dumps(tick).encode()).decode(),
+                   "approximateArrivalTimestamp": arrivals[n] if arrivals else 1353963600.0 + n}
+        records.append({**template, "kinesis": kinesis, "eventID": f"shardId-000000000004:{sequence}"})
+    return {"Records": records}
+
+
+def day_ticks(symbol: str, days: range, **overrides: Any) -> list[dict[str, Any]]:
+    return [{**GOOD, "symbol": symbol, "timestamp": f"2012-11-{day:02d}T21:00:00Z", **overrides} for day in days]
+
+
+def sequence(event: dict[str, Any], index: int) -> str:
+    return event["Records"][index]["kinesis"]["sequenceNumber"]
+
+
+def test_a_batch_is_archived_as_one_json_lines_object_per_symbol(ingest: Ingest, lambda_context: LambdaContext) -> None:
+    # GIVEN a batch interleaving ten AAPL and ten MSFT ticks, MSFT first
+    msft, aapl = day_ticks("MSFT", range(1, 11), lastPrice=27.5), day_ticks("AAPL", range(1, 11))
+    event = kinesis_event([tick for pair in zip(msft, aapl) for tick in pair])
+
+    # WHEN the handler runs
+    response = lambda_handler(event, lambda_context)
+
+    # THEN two objects hold the twenty ticks, each named after its symbol's first record in the batch,
+    # its lines that symbol's items in stream order, as the table holds them
+    assert response == {"batchItemFailures": []}
+    raw = ingest.raw_objects()
+    assert set(raw) == {f"raw-data/dt=2012-11-26/shardId-000000000004-{sequence(event, 1)}_AAPL.jsonl",
+                        f"raw-data/dt=2012-11-26/shardId-000000000004-{sequence(event, 0)}_MSFT.jsonl"}
+    for key, lines in raw.items():
+        symbol = key.rsplit("_", 1)[1].removesuffix(".jsonl")
+        assert [line["timestamp"] for line in lines] == [t["timestamp"] for t in (aapl if symbol == "AAPL" else msft)]
+        assert lines == [json.loads(to_archive_json(ingest.ticks.items[(symbol, line["timestamp"])])) for line in lines]
+    assert ingest.archive.puts == 2
+
+
+def test_a_batch_is_stored_with_one_batch_write(ingest: Ingest, lambda_context: LambdaContext) -> None:
+    event = kinesis_event(day_ticks("AAPL", range(1, 31)) + day_ticks("IBM", range(1, 31)))
+
+    lambda_handler(event, lambda_context)
+
+    # The store chunks it into requests of 25 (see test_adapters); the handler hands it over once.
+    (batch,) = ingest.ticks.batches
+    assert len(batch) == 60 == len(ingest.ticks.items)
+
+
+def test_the_last_record_of_a_key_in_a_batch_wins(
+    ingest: Ingest, output: CapturedOutput, lambda_context: LambdaContext
+) -> None:
+    # GIVEN a batch holding the same AAPL tick twice, corrected the second time, and a MSFT tick between
+    first, correction = {**GOOD, "lastPrice": 580.0}, {**GOOD, "lastPrice": 589.53}
+    event = kinesis_event([first, {**GOOD, "symbol": "MSFT"}, correction])
+
+    # WHEN the handler runs
+    response = lambda_handler(event, lambda_context)
+
+    # THEN nothing fails; one write per key, holding the correction, as one PutItem after the other left it
+    assert response == {"batchItemFailures": []}
+    assert ingest.ticks.batches == [[("MSFT", "2012-11-26T21:00:00Z"), ("AAPL", "2012-11-26T21:00:00Z")]]
+    assert ingest.ticks.items[("AAPL", "2012-11-26T21:00:00Z")]["price"] == Decimal("589.53")
+    # ... archived once, in the object named after the first AAPL record
+    aapl = ingest.raw_objects()[f"raw-data/dt=2012-11-26/shardId-000000000004-{sequence(event, 0)}_AAPL.jsonl"]
+    assert [line["price"] for line in aapl] == [589.53]
+    assert output.metric("TicksProcessed") == 3
+
+
+def test_a_batch_arriving_across_midnight_is_archived_under_both_days(
+    ingest: Ingest, lambda_context: LambdaContext
+) -> None:
+    midnight = datetime(2012, 11, 27, tzinfo=timezone.utc).timestamp()
+    event = kinesis_event(day_ticks("AAPL", range(1, 4)), arrivals=[midnight - 1, midnight - 0.5, midnight + 0.1])
+
+    lambda_handler(event, lambda_context)
+
+    raw = ingest.raw_objects()
+    assert {key: len(lines) for key, lines in raw.items()} == {
+        f"raw-data/dt=2012-11-26/shardId-000000000004-{sequence(event, 0)}_AAPL.jsonl": 2,
+        f"raw-data/dt=2012-11-27/shardId-000000000004-{sequence(event, 2)}_AAPL.jsonl": 1,
+    }
+
+
+def test_a_failed_archive_put_fails_only_that_objects_records(ingest: Ingest, lambda_context: LambdaContext) -> None:
+    # GIVEN S3 refuses the MSFT object of a batch of two AAPL and two MSFT ticks
+    event = kinesis_event(day_ticks("AAPL", range(1, 3)) + day_ticks("MSFT", range(1, 3)))
+    ingest.archive.fail_keys = {f"raw-data/dt=2012-11-26/shardId-000000000004-{sequence(event, 2)}_MSFT.jsonl"}
+
+    response = lambda_handler(event, lambda_context)
+
+    # THEN the two MSFT records are retried (their items were stored; rewriting them changes nothing)
+    assert response == {"batchItemFailures": [{"itemIdentifier": sequence(event, 2)},
+                                              {"itemIdentifier": sequence(event, 3)}]}
+    assert list(ingest.raw_objects()) == [f"raw-data/dt=2012-11-26/shardId-000000000004-{sequence(event, 0)}_AAPL.jsonl"]
+
+
+def test_a_superseded_record_fails_with_the_record_that_replaced_it(
+    ingest: Ingest, lambda_context: LambdaContext
+) -> None:
+    # GIVEN DynamoDB refuses MSFT, which the batch holds twice
+    ingest.ticks.fail_for_symbols = {"MSFT"}
+    event = kinesis_event([{**GOOD, "symbol": "MSFT"}, GOOD, {**GOOD, "symbol": "MSFT", "lastPrice": 590.0}])
+
+    response = lambda_handler(event, lambda_context)
+
+    # THEN both MSFT records fail, so the retry starts no later than the first; AAPL landed and is archived
+    assert response == {"batchItemFailures": [{"itemIdentifier": sequence(event, 0)},
+                                              {"itemIdentifier": sequence(event, 2)}]}
+    assert list(ingest.ticks.items) == [("AAPL", "2012-11-26T21:00:00Z")]
+    assert [key.rsplit("_", 1)[1] for key in ingest.raw_objects()] == ["AAPL.jsonl"]
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics")
+def test_when_every_write_fails_the_whole_batch_is_retried(ingest: Ingest, lambda_context: LambdaContext) -> None:
+    ingest.ticks.fail_for_symbols = {"AAPL"}
+
+    with pytest.raises(BatchProcessingError):
+        lambda_handler(kinesis_event(day_ticks("AAPL", range(1, 4))), lambda_context)
+
+    assert ingest.archive.objects == {}
+
+
+def test_items_dynamodb_leaves_unprocessed_are_retried_then_fail_only_their_records(
+    ingest: Ingest, monkeypatch: pytest.MonkeyPatch, lambda_context: LambdaContext
+) -> None:
+    # GIVEN the real DynamoDB store, whose every answer leaves the MSFT item unprocessed
+    ddb = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="testing",
+                       aws_secret_access_key="testing")
+    waits: list[float] = []
+    store = DynamoDBTickStore("ticks", client=ddb, backoff=Backoff(retries=3, sleep=waits.append, random=lambda: 1.0))
+    monkeypatch.setattr(process_stock_data, "dependencies", lambda: IngestDependencies(
+        ticks=store, archive=ingest.archive, raw_prefix="raw-data/", rejected_prefix="rejected/"))
+    event = load_event("kinesis_ticks.json")
+    msft = {"PutRequest": {"Item": {key: TypeSerializer().serialize(value) for key, value in
+                                    enrich(parse_tick(base64.b64decode(event["Records"][2]["kinesis"]["data"]))).items()}}}
+    with Stubber(ddb) as stubber:
+        stubber.add_response("batch_write_item", {"UnprocessedItems": {"ticks": [msft]}})
+        for _ in range(3):
+            stubber.add_response("batch_write_item", {"UnprocessedItems": {"ticks": [msft]}},
+                                 {"RequestItems": {"ticks": [msft]}})
+
+        # WHEN the handler runs
+        response = lambda_handler(event, lambda_context)
+        stubber.assert_no_pending_responses()
+
+    # THEN MSFT was retried three times, after growing waits, and then only its record failed
+    assert waits == [0.05, 0.1, 0.2]
+    assert response == {"batchItemFailures": [{"itemIdentifier": SEQUENCE_NUMBERS[2]}]}
+    assert [key.rsplit("_", 1)[1] for key in ingest.raw_objects()] == ["AAPL.jsonl"]
 
 
 def test_a_record_without_shard_or_arrival_time_is_quarantined_under_unknown_today(

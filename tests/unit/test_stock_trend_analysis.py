@@ -10,13 +10,13 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from stock_pipeline import stock_trend_analysis
-from stock_pipeline.adapters import DynamoDBTickStore, DynamoDBTrendStateStore, SNSAlertPublisher
+from stock_pipeline.adapters import DynamoDBAlertLog, DynamoDBTickStore, DynamoDBTrendStateStore, SNSAlertPublisher
 from stock_pipeline.faults import FaultSpec, InjectedCrash, InjectedFault
 from stock_pipeline.lateness import Arrival
 from stock_pipeline.trend_batch import arrivals_by_symbol
 from stock_pipeline.stock_trend_analysis import TrendDependencies, lambda_handler
 
-from .fakes import InMemoryTickStore, InMemoryTrendStateStore, RecordingPublisher
+from .fakes import InMemoryAlertLog, InMemoryTickStore, InMemoryTrendStateStore, RecordingPublisher
 from .support import CapturedOutput, LambdaContext, captured, load_event, minute
 
 # Powertools warns when an invocation emits no metric, as a batch without new ticks does.
@@ -34,6 +34,7 @@ class Fakes:
         self.ticks = InMemoryTickStore()
         self.states = InMemoryTrendStateStore()
         self.publisher = RecordingPublisher()
+        self.alert_log = InMemoryAlertLog()
         for symbol, prices in (("AAPL", AAPL_PRICES), ("MSFT", MSFT_PRICES)):
             for i, price in enumerate(prices):
                 self.ticks.put({"symbol": symbol, "timestamp": minute(i), "price": Decimal(price)})
@@ -47,7 +48,12 @@ class Fakes:
 def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
     world = Fakes()
     deps = TrendDependencies(
-        ticks=world.ticks, states=world.states, publisher=world.publisher, short_window=5, long_window=20
+        ticks=world.ticks,
+        states=world.states,
+        publisher=world.publisher,
+        alert_log=world.alert_log,
+        short_window=5,
+        long_window=20,
     )
     monkeypatch.setattr(stock_trend_analysis, "dependencies", lambda: deps)
     return world
@@ -257,6 +263,8 @@ def test_a_crash_after_publishing_kills_the_invocation_and_the_retry_sends_the_a
     assert published[1].attributes["alert_id"] == f"AAPL-{minute(23)}-GOLDEN_CROSS"
     assert published[1].message.endswith(f"Alert ID: AAPL-{minute(23)}-GOLDEN_CROSS")
     assert fakes.states.get("AAPL").pending == ()
+    # ... and the alerts table holds it once; this crash came before its write, so it counted one publish
+    assert fakes.alert_log.counts() == {f"AAPL-{minute(23)}-GOLDEN_CROSS": 1}
 
 
 def test_each_new_tick_of_a_batch_is_an_arrival_with_when_it_was_written() -> None:
@@ -278,6 +286,7 @@ def test_dependencies_come_from_the_environment_at_first_use(monkeypatch: pytest
     for name, value in {
         "TICKS_TABLE": "tickstack-ticks",
         "TREND_STATE_TABLE": "tickstack-trend-state",
+        "ALERTS_TABLE": "tickstack-alerts",
         "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:000000000000:tickstack-alerts",
         "SHORT_WINDOW": "3",
         "LONG_WINDOW": "10",
@@ -294,6 +303,7 @@ def test_dependencies_come_from_the_environment_at_first_use(monkeypatch: pytest
     assert isinstance(deps.ticks, DynamoDBTickStore) and deps.ticks.table_name == "tickstack-ticks"
     assert isinstance(deps.states, DynamoDBTrendStateStore) and deps.states.table_name == "tickstack-trend-state"
     assert isinstance(deps.publisher, SNSAlertPublisher) and deps.publisher.topic_arn.endswith(":tickstack-alerts")
+    assert isinstance(deps.alert_log, DynamoDBAlertLog) and deps.alert_log.table_name == "tickstack-alerts"
     assert (deps.short_window, deps.long_window) == (3, 10)
     assert deps.stalled_after == 600
     assert deps.faults.shares == {"trend": 0.1, "trend_crash_after_publish": 0.2}

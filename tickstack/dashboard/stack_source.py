@@ -8,8 +8,9 @@ Where each number on the page comes from, on every target (callers never ask whi
   every RECOUNT_S as a safety net), so an idle stack costs one Scan per refresh;
 - rejected: `ListObjectsV2` under the rejected prefix (count), and the newest few objects'
   `reason` (each object read once: a rejected record's key never gets another body);
-- alerts: `read_alerts` (the alert-audit queue, peeked); a target that cannot give them (aws)
-  leaves the list empty, says why, and the charts mark the crosses computed from the ticks;
+- alerts: `read_alerts` (the alerts table, with the deliveries the alert-audit queue saw where the
+  target can peek it); a stack that cannot give them (one deployed before the alerts table) leaves
+  the list empty, says why, and the charts mark the crosses computed from the ticks;
 - ticks in and iterator age: CloudWatch `AWS/Kinesis` IncomingRecords (sum over
   METRICS_WINDOW) and GetRecords.IteratorAgeMilliseconds (else `AWS/Lambda` IteratorAge of
   the process function), latest value; None where the target lists no such metric;

@@ -1,17 +1,29 @@
-"""The alerts the pipeline sent, read back from the alert-audit queue subscribed to its topic.
+"""The alerts the pipeline sent, read back from its alerts table, and from its audit queue where it can be peeked.
 
-An alert is printed (and given as JSON) in one shape whatever produced it: an SNS notification
-read back here, or the backtest's run of the functions' own code (`alert_record`). SNS standard
-topics deliver at least once, so the same alert can arrive twice: it is listed once, by its
-`alert_id`, with the number of deliveries seen.
+An alert is printed (and given as JSON) in one shape whatever produced it: the alerts table or
+an SNS notification read back here, or the backtest's run of the functions' own code
+(`alert_record`). Each `alert_id` is listed once. Its `deliveries`:
+
+- where the target can read the alert-audit queue without consuming it (the emulators), the
+  SNS deliveries of that alert_id the queue holds: proof of delivery. An alert recorded in the
+  table whose delivery has not reached the queue yet is listed with 0; one delivered but not
+  recorded yet (the function died between the two) is listed from its delivery;
+- elsewhere (aws), the alert's publish count in the table: the publishes SNS accepted.
+
+`sent_at` is when SNS took the first publish: the first delivery's SNS Timestamp where there is
+one, else the table's published_at (the function's clock, in SNS's format).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from stock_pipeline.contract import AlertAttribute, PendingCross, alert_id
+from boto3.dynamodb.types import TypeDeserializer
+
+from stock_pipeline.contract import ALERT_ATTRIBUTES, AlertAttribute, AlertItem, PendingCross, alert_id
+from tickstack.errors import TargetError
 from tickstack.targets import Target
 
 # The published JSON keys; `sma5`/`sma20` hold the short and long averages whatever the windows are.
@@ -57,10 +69,14 @@ def parse_envelope(body: str) -> dict | None:
                         envelope.get("Timestamp") or "")
 
 
+def _oldest_first(record: Mapping[str, Any]) -> tuple[str, str, str]:
+    return record["sent_at"] or "", record["timestamp"], record["alert_id"]
+
+
 def merge_deliveries(records: list[dict]) -> list[dict]:
     """Each alert_id once (its first delivery), with how many deliveries carried it; oldest first."""
     merged: dict[str, dict] = {}
-    for record in sorted(records, key=lambda r: (r["sent_at"] or "", r["timestamp"], r["alert_id"])):
+    for record in sorted(records, key=_oldest_first):
         seen = merged.get(record["alert_id"])
         if seen is None:
             merged[record["alert_id"]] = dict(record)
@@ -69,8 +85,64 @@ def merge_deliveries(records: list[dict]) -> list[dict]:
     return list(merged.values())
 
 
+def logged_record(item: Mapping[str, Any], sent_at: str | None = None, deliveries: int | None = None) -> dict:
+    """An alerts-table item (contract.AlertItem, deserialized) as an alert record.
+
+    `sent_at` defaults to the item's published_at, `deliveries` to its publish count.
+    """
+    attributes = {name: str(item[name]) for name in ALERT_ATTRIBUTES if item.get(name) is not None}
+    return alert_record(
+        str(item.get(AlertItem.SUBJECT) or ""), str(item.get(AlertItem.MESSAGE) or ""), attributes,
+        sent_at or item.get(AlertItem.PUBLISHED_AT),
+        int(item.get(AlertItem.PUBLISH_COUNT) or 0) if deliveries is None else deliveries,
+    )
+
+
+def combine(logged: Iterable[Mapping[str, Any]], delivered: list[dict] | None) -> list[dict]:
+    """The alerts, each alert_id once, oldest first (sent_at, then tick timestamp, then alert_id).
+
+    `logged`: the alerts table's items; `delivered`: the audit queue's deliveries as records
+    (`parse_envelope`), or None when the target cannot read them (then the publish counts stand).
+    """
+    if delivered is None:
+        return sorted((logged_record(item) for item in logged), key=_oldest_first)
+    firsts = {record["alert_id"]: record for record in merge_deliveries(delivered)}
+    records: dict[str, dict] = {}
+    for item in logged:
+        key = str(item[AlertItem.ALERT_ID])
+        first = firsts.get(key)
+        records[key] = logged_record(
+            item, sent_at=first["sent_at"] if first else None, deliveries=first["deliveries"] if first else 0)
+    for key, first in firsts.items():  # delivered, not recorded yet: the function died between the two
+        records.setdefault(key, first)
+    return sorted(records.values(), key=_oldest_first)
+
+
+_deserializer = TypeDeserializer()
+
+
+def scan_alerts_table(client, table_name: str) -> list[dict]:
+    """Every item of the alerts table (Scan, every page, strongly consistent), deserialized."""
+    items = []
+    for page in client.get_paginator("scan").paginate(TableName=table_name, ConsistentRead=True):
+        items.extend({k: _deserializer.deserialize(v) for k, v in raw.items()} for raw in page.get("Items", []))
+    return items
+
+
 def read_alerts(target: Target) -> list[dict]:
-    """Every alert sent so far, oldest first, each once. Reading consumes nothing, so it can be repeated."""
-    queue_url = target.outputs["alert_audit_queue_url"]
-    records = [r for r in (parse_envelope(m.get("Body", "")) for m in target.audit_messages(queue_url)) if r]
-    return merge_deliveries(records)
+    """Every alert sent so far, oldest first, each once. Reading consumes nothing, so it can be repeated.
+
+    The alerts table is read on every target; the audit queue where the target can peek it.
+    """
+    outputs = target.outputs
+    table = outputs.get("alerts_table_name")
+    # The table first: an alert recorded there was published before, so its delivery is in the
+    # queue by the time the queue is read.
+    logged = scan_alerts_table(target.client("dynamodb"), table) if table else []
+    messages = target.audit_messages(outputs["alert_audit_queue_url"])
+    if messages is None and not table:
+        raise TargetError(f"this stack on {target.name} was deployed before its alerts table existed, and its "
+                          "audit queue cannot be read without consuming it: deploy again to create the table")
+    delivered = None if messages is None else [
+        r for r in (parse_envelope(m.get("Body", "")) for m in messages) if r]
+    return combine(logged, delivered)

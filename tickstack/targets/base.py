@@ -130,8 +130,12 @@ class Target(ABC):
 
     # --- reading what the pipeline did ----------------------------------------------------------------
     @abstractmethod
-    def audit_messages(self, queue_url: str) -> list[dict]:
-        """Messages in the alert-audit queue, read without consuming them."""
+    def audit_messages(self, queue_url: str) -> list[dict] | None:
+        """Messages in the alert-audit queue, read without consuming them; None where that cannot be done.
+
+        `read_alerts` counts an alert's deliveries here when it can, else takes the alerts table's
+        publish count.
+        """
 
 
 class EmulatorTarget(Target):

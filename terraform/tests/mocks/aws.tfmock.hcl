@@ -64,6 +64,11 @@ override_resource {
 }
 
 override_resource {
+  target = aws_dynamodb_table.alerts
+  values = { arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/alerts" }
+}
+
+override_resource {
   target = aws_sns_topic.alerts
   values = { arn = "arn:aws:sns:eu-west-1:123456789012:trend-alerts" }
 }
