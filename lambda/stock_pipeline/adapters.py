@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -61,6 +60,20 @@ def _tick_key(item: Mapping[str, Any]) -> tuple[str, str]:
 BATCH_WRITE_LIMIT = 25
 
 
+class _Adapter:
+    """A boto3 client made on first use (so importing a handler needs no region), or the one given."""
+
+    service: str  # the boto3 service name, set by each adapter
+
+    _client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = boto3.client(self.service, config=_CLIENT_CONFIG)
+        return self._client
+
+
 @dataclass(frozen=True)
 class Backoff:
     """Bounded exponential backoff with full jitter, for what a batch request left unprocessed.
@@ -79,16 +92,13 @@ class Backoff:
         self.sleep(self.random() * min(self.cap_seconds, self.base_seconds * 2 ** (retry - 1)))
 
 
-class DynamoDBTickStore:
+class DynamoDBTickStore(_Adapter):
+    service = "dynamodb"
+
     def __init__(self, table_name: str, client: DynamoDBClient | None = None, backoff: Backoff = Backoff()) -> None:
         self.table_name = table_name
         self.backoff = backoff
-        if client is not None:
-            self.client = client
-
-    @cached_property
-    def client(self) -> DynamoDBClient:
-        return boto3.client("dynamodb", config=_CLIENT_CONFIG)
+        self._client = client
 
     def put_batch(self, items: Sequence[Mapping[str, Any]]) -> None:
         """BatchWriteItem in chunks of 25; what DynamoDB leaves unprocessed is retried with backoff.
@@ -157,31 +167,25 @@ class DynamoDBTickStore:
         return points
 
 
-class S3Archive:
+class S3Archive(_Adapter):
+    service = "s3"
+
     def __init__(self, bucket: str, client: S3Client | None = None) -> None:
         self.bucket = bucket
-        if client is not None:
-            self.client = client
-
-    @cached_property
-    def client(self) -> S3Client:
-        return boto3.client("s3", config=_CLIENT_CONFIG)
+        self._client = client
 
     def put_object(self, key: str, body: str, content_type: str = "application/json") -> None:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=body.encode("utf-8"), ContentType=content_type)
 
 
-class DynamoDBTrendStateStore:
+class DynamoDBTrendStateStore(_Adapter):
     """State items: the fields of contract.TrendStateItem, written by `state_to_item`."""
+
+    service = "dynamodb"
 
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
-        if client is not None:
-            self.client = client
-
-    @cached_property
-    def client(self) -> DynamoDBClient:
-        return boto3.client("dynamodb", config=_CLIENT_CONFIG)
+        self._client = client
 
     def get(self, symbol: str) -> StoredTrendState | None:
         response = self.client.get_item(
@@ -212,15 +216,12 @@ class DynamoDBTrendStateStore:
             raise
 
 
-class SNSAlertPublisher:
+class SNSAlertPublisher(_Adapter):
+    service = "sns"
+
     def __init__(self, topic_arn: str, client: SNSClient | None = None) -> None:
         self.topic_arn = topic_arn
-        if client is not None:
-            self.client = client
-
-    @cached_property
-    def client(self) -> SNSClient:
-        return boto3.client("sns", config=_CLIENT_CONFIG)
+        self._client = client
 
     def publish(self, alert: Alert) -> None:
         self.client.publish(
@@ -233,17 +234,14 @@ class SNSAlertPublisher:
         )
 
 
-class DynamoDBAlertLog:
+class DynamoDBAlertLog(_Adapter):
     """Alerts table items: the fields of contract.AlertItem, one UpdateItem per publish."""
+
+    service = "dynamodb"
 
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
-        if client is not None:
-            self.client = client
-
-    @cached_property
-    def client(self) -> DynamoDBClient:
-        return boto3.client("dynamodb", config=_CLIENT_CONFIG)
+        self._client = client
 
     def record(self, alert: Alert, published_at: str) -> int:
         fields = alert_fields(alert)
