@@ -6,7 +6,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 # Where the stack runs: ministack, localstack or aws (BACKEND is the name earlier releases read).
-TARGET ?= $(BACKEND)
+# `:=` with `or`, not `?=`: an empty TARGET in the environment (make exports it to what it runs)
+# must not hide BACKEND.
+TARGET := $(or $(TARGET),$(BACKEND))
 FIXTURE ?= tests/fixtures/aapl-2012-09-04_2012-12-28.jsonl
 FILE ?= $(FIXTURE)
 QUERY ?= sma_crosses
