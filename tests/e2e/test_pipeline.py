@@ -16,6 +16,7 @@ from stock_pipeline.contract import rejected_sequence_number
 from tickstack.ops.alerts import combine, parse_envelope, read_alerts
 from tickstack.ops.archive import archive_objects, archived_ticks
 from tickstack.ops.replay import replay, wait_processed
+from tickstack.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -68,11 +69,19 @@ def test_every_tick_is_stored_and_archived(stack, replayed, fixture_path):
     assert items["Count"] == 80
     # Archived as JSON Lines, one object per symbol and batch, named after the batch's first AAPL record,
     # under the arrival day. Other tests replay AAPL too: these objects are the ones this replay's records name.
+    # When an earlier test stored the same ticks, the table says nothing of this replay's progress:
+    # wait (bounded) until its own objects hold every recorded tick.
     ours = {sent.sequence_number for sent in replayed.sent}
-    objects = {key: parts for key, parts in archive_objects(stack, "AAPL").items() if parts.sequence_number in ours}
-    ticks = archived_ticks(stack, objects)
-    # ... every tick exactly once, in far fewer objects than ticks (a batch holds up to 100 records)
     recorded = [json.loads(line)["timestamp"] for line in fixture_path.read_text().splitlines() if line.strip()]
+
+    def archived():
+        objects = {key: parts for key, parts in archive_objects(stack, "AAPL").items()
+                   if parts.sequence_number in ours}
+        ticks = archived_ticks(stack, objects)
+        return (objects, ticks) if len(ticks) >= len(recorded) else None
+
+    objects, ticks = wait_until(archived, timeout=60, what="this replay's AAPL archive objects")
+    # ... every tick exactly once, in far fewer objects than ticks (a batch holds up to 100 records)
     assert sorted(tick["timestamp"] for tick in ticks) == sorted(recorded)
     assert 1 <= len(objects) <= 80 / 20
     now = datetime.now(timezone.utc)
