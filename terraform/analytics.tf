@@ -18,7 +18,8 @@ locals {
   ]
 
   # The one partition key, contract.ARCHIVE_PARTITION_KEY: the arrival day in
-  # each object's key, <raw_prefix>dt=YYYY-MM-DD/<shard>-<sequence>_<SYMBOL>.jsonl.
+  # each object's key, <raw_prefix>dt=YYYY-MM-DD/<shard>-<sequence>.jsonl (one
+  # object per batch and arrival day, holding every symbol's ticks).
   # Athena projects its values instead of looking partitions up in Glue, so none
   # is ever registered; symbol stays a column, so a query need not name one.
   archive_partition_projection = {
@@ -44,7 +45,7 @@ resource "aws_glue_catalog_table" "raw_ticks" {
 
   name          = local.names.glue_table
   database_name = aws_glue_catalog_database.this[0].name
-  description   = "Enriched ticks as JSON Lines, one object per symbol and batch, keyed ${local.raw_prefix}dt=<arrival day>/<shard>-<sequence>_<SYMBOL>.jsonl"
+  description   = "Enriched ticks as JSON Lines, one object per batch and arrival day holding all its symbols, keyed ${local.raw_prefix}dt=<arrival day>/<shard>-<first sequence>.jsonl"
   table_type    = "EXTERNAL_TABLE"
 
   # MiniStack's Athena ignores the projection and reads the dt= folders as Hive

@@ -142,22 +142,23 @@ class ArchiveKey(NamedTuple):
     prefix: str
     day: str  # the records' arrival date, YYYY-MM-DD
     shard_id: str | None
-    sequence_number: str  # the first of the batch's records of this symbol and day
-    symbol: str
+    sequence_number: str  # the first of the batch's valid records that arrived on this day
 
 
-def archive_key(prefix: str, day: str, shard_id: str | None, sequence_number: str, symbol: str) -> str:
-    """One JSON Lines object per symbol, arrival day and batch; a redelivered batch lands on the same keys.
+def archive_key(prefix: str, day: str, shard_id: str | None, sequence_number: str) -> str:
+    """One JSON Lines object per batch and arrival day, of every symbol; a redelivered batch lands on the same key.
 
-    The symbol is last in the file name, after "_" (which no ticker holds): a ticker may hold "="
-    (EURUSD=X), which as a folder would read as a Hive partition, or start with "." (.DJI), which
-    would hide the file from Athena.
+    Per batch, not per symbol: a live batch holds one tick of each of many symbols, and an object
+    per symbol would be a PUT (S3 bills each) and a small file (Athena's slowest input) per tick.
+    The symbol is a column of each line. The name starts with the shard id (or "unknown"), never
+    with "_" or ".", which would hide the file from Athena.
     """
-    return f"{prefix}{ARCHIVE_PARTITION_KEY}={day}/{shard_id or UNKNOWN_SHARD}-{sequence_number}_{symbol}.jsonl"
+    return f"{prefix}{ARCHIVE_PARTITION_KEY}={day}/{shard_id or UNKNOWN_SHARD}-{sequence_number}.jsonl"
 
 
+# Shard ids ("shardId-000000000000") hold dashes, sequence numbers (decimal digits) none.
 _ARCHIVE_NAME = re.compile(
-    rf"{ARCHIVE_PARTITION_KEY}=(?P<day>\d{{4}}-\d{{2}}-\d{{2}})/(?P<shard>[^/_]+)-(?P<sequence>[0-9]+)_(?P<symbol>[^/]+)\.jsonl"
+    rf"{ARCHIVE_PARTITION_KEY}=(?P<day>\d{{4}}-\d{{2}}-\d{{2}})/(?P<shard>[^/_]+)-(?P<sequence>[0-9]+)\.jsonl"
 )
 
 
@@ -169,7 +170,7 @@ def parse_archive_key(key: str, prefix: str = RAW_PREFIX) -> ArchiveKey | None:
     if match is None:
         return None
     shard = match["shard"]
-    return ArchiveKey(prefix, match["day"], None if shard == UNKNOWN_SHARD else shard, match["sequence"], match["symbol"])
+    return ArchiveKey(prefix, match["day"], None if shard == UNKNOWN_SHARD else shard, match["sequence"])
 
 
 # --- quarantined records ------------------------------------------------------------------------

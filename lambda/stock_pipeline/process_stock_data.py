@@ -2,11 +2,11 @@
 
 Each record is checked on its own (record_handler, run by the Powertools batch utility); the
 valid ones are written once the whole batch is read, with BatchWriteItem and one JSON Lines
-object per symbol (ingest_batch.py). A record whose data can never become a tick is
-quarantined under REJECTED_PREFIX and counts as processed: a stream retries a failed record
-until it expires, and on MiniStack forever, so bad data must never fail the batch. Only
-infrastructure errors fail records, only those whose data did not land; the batch utility
-reports them as batchItemFailures for the mapping to retry.
+object per batch and arrival day, a single S3 PUT for all its symbols (ingest_batch.py). A
+record whose data can never become a tick is quarantined under REJECTED_PREFIX and counts as
+processed: a stream retries a failed record until it expires, and on MiniStack forever, so bad
+data must never fail the batch. Only infrastructure errors fail records, only those whose data
+did not land; the batch utility reports them as batchItemFailures for the mapping to retry.
 
 The function's clock is read here and passed in: a tick stamped more than the future
 tolerance ahead of it is quarantined (see lateness.py for why). On an emulator, faults.py

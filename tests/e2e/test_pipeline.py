@@ -67,7 +67,7 @@ def test_every_tick_is_stored_and_archived(stack, replayed, fixture_path):
         Select="COUNT",
     )
     assert items["Count"] == 80
-    # Archived as JSON Lines, one object per symbol and batch, named after the batch's first AAPL record,
+    # Archived as JSON Lines, one object per batch and arrival day, named after the batch's first record,
     # under the arrival day. Other tests replay AAPL too: these objects are the ones this replay's records name.
     # When an earlier test stored the same ticks, the table says nothing of this replay's progress:
     # wait (bounded) until its own objects hold every recorded tick.
@@ -75,9 +75,8 @@ def test_every_tick_is_stored_and_archived(stack, replayed, fixture_path):
     recorded = [json.loads(line)["timestamp"] for line in fixture_path.read_text().splitlines() if line.strip()]
 
     def archived():
-        objects = {key: parts for key, parts in archive_objects(stack, "AAPL").items()
-                   if parts.sequence_number in ours}
-        ticks = archived_ticks(stack, objects)
+        objects = {key: parts for key, parts in archive_objects(stack).items() if parts.sequence_number in ours}
+        ticks = archived_ticks(stack, objects, "AAPL")
         return (objects, ticks) if len(ticks) >= len(recorded) else None
 
     objects, ticks = wait_until(archived, timeout=60, what="this replay's AAPL archive objects")

@@ -53,12 +53,11 @@ KINESIS_SEQUENCE = "49656110987463540371012348301245944137756827945386868738"
 
 
 def test_archive_and_rejected_keys_follow_the_contract() -> None:
-    assert archive_key("raw-data/", "2026-11-25", "shardId-000000000000", "4965", "AAPL") == (
-        "raw-data/dt=2026-11-25/shardId-000000000000-4965_AAPL.jsonl"
+    # One object per batch and arrival day: the key names no symbol.
+    assert archive_key("raw-data/", "2026-11-25", "shardId-000000000000", "4965") == (
+        "raw-data/dt=2026-11-25/shardId-000000000000-4965.jsonl"
     )
-    assert archive_key("raw-data/", "2026-11-25", None, "4965", "EURUSD=X") == (
-        "raw-data/dt=2026-11-25/unknown-4965_EURUSD=X.jsonl"
-    )
+    assert archive_key("raw-data/", "2026-11-25", None, "4965") == "raw-data/dt=2026-11-25/unknown-4965.jsonl"
     assert rejected_key("rejected/", "2012-11-26", "shardId-000000000000", "4965") == (
         "rejected/2012-11-26/shardId-000000000000-4965.json"
     )
@@ -93,11 +92,10 @@ def test_every_rejected_key_round_trips(day: str, shard: str | None, sequence: s
     day=st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)).map(date.isoformat),
     shard=st.none() | st.integers(min_value=0, max_value=10**12).map(lambda n: f"shardId-{n:012d}"),
     sequence=st.integers(min_value=0, max_value=10**60).map(str),
-    symbol=st.from_regex(r"[A-Z0-9.\-^=]{1,16}", fullmatch=True),
     prefix=st.sampled_from([RAW_PREFIX, "ticks/enriched/", ""]),
 )
-def test_every_archive_key_round_trips(day: str, shard: str | None, sequence: str, symbol: str, prefix: str) -> None:
-    parts = ArchiveKey(prefix, day, shard, sequence, symbol)
+def test_every_archive_key_round_trips(day: str, shard: str | None, sequence: str, prefix: str) -> None:
+    parts = ArchiveKey(prefix, day, shard, sequence)
 
     key = archive_key(*parts)
 
@@ -109,8 +107,16 @@ def test_every_archive_key_round_trips(day: str, shard: str | None, sequence: st
 
 @pytest.mark.parametrize(
     "key",
-    ["raw-data/AAPL/2012-11-26T21:00:00Z.json", "raw-data/dt=2026-11-25/", "rejected/2012-11-26/unknown-4965.json",
-     "raw-data/dt=2026-11-25/shardId-000000000000-4965_AAPL.json", "raw-data/dt=2026-11-25/x/shardId-0-4965_AAPL.jsonl"],
+    [
+        "raw-data/AAPL/2012-11-26T21:00:00Z.json",
+        "raw-data/dt=2026-11-25/",  # a folder marker
+        "rejected/2012-11-26/unknown-4965.json",  # another prefix
+        "raw-data/dt=2026-11-25/shardId-000000000000-4965.json",  # not JSON Lines
+        "raw-data/dt=2026-11-25/x/shardId-0-4965.jsonl",  # a folder below the partition
+        "raw-data/2026-11-25/shardId-000000000000-4965.jsonl",  # no dt= partition
+        "raw-data/dt=2026-11-25/4965.jsonl",  # no shard part
+        "raw-data/dt=2026-11-25/shardId-000000000000-4965_AAPL.jsonl",  # a symbol in the name: not this layout
+    ],
 )
 def test_other_keys_are_no_archive_objects(key: str) -> None:
     assert parse_archive_key(key) is None

@@ -106,7 +106,7 @@ def test_the_columns_are_the_enriched_items_keys_and_the_partition_key_the_archi
     )
     # The partition keys not in the item are the ones the archive's keys carry: the arrival day.
     assert [p for p in partitions if p not in item] == [ARCHIVE_PARTITION_KEY]
-    parts = parse_archive_key(archive_key(RAW_PREFIX, "2026-11-25", "shardId-000000000000", "4965", "AAPL"))
+    parts = parse_archive_key(archive_key(RAW_PREFIX, "2026-11-25", "shardId-000000000000", "4965"))
     assert f"/{ARCHIVE_PARTITION_KEY}={parts.day}/" in archive_key(*parts)
 
 

@@ -84,15 +84,16 @@ def test_good_ticks_are_stored_and_archived_and_a_bad_one_is_quarantined(
     assert response == {"batchItemFailures": []}
     assert sorted(ingest.ticks.items) == [("AAPL", "2012-11-26T21:00:00Z"), ("MSFT", "2012-11-26T21:00:00Z")]
     assert ingest.ticks.items[("AAPL", "2012-11-26T21:00:00Z")]["moving_average"] == Decimal("574.9325")
-    # ... in one BatchWriteItem and one JSON Lines object per symbol, under the arrival day
+    # ... in one BatchWriteItem and one JSON Lines object for the whole batch, under the arrival day,
+    # named after the batch's first record, its lines the stored items of every symbol in stream order
     assert ingest.ticks.batches == [[("AAPL", "2012-11-26T21:00:00Z"), ("MSFT", "2012-11-26T21:00:00Z")]]
     raw = ingest.raw_objects()
-    aapl = f"raw-data/dt=2012-11-26/shardId-000000000000-{SEQUENCE_NUMBERS[0]}_AAPL.jsonl"
-    msft = f"raw-data/dt=2012-11-26/shardId-000000000000-{SEQUENCE_NUMBERS[2]}_MSFT.jsonl"
-    assert sorted(raw) == [aapl, msft]
-    assert [line["price"] for line in raw[aapl]] == [589.53]
-    assert ingest.archive.objects[aapl] == to_archive_json(ingest.ticks.items[("AAPL", "2012-11-26T21:00:00Z")]) + "\n"
-    assert ingest.archive.content_types[aapl] == "application/x-ndjson"
+    key = f"raw-data/dt=2012-11-26/shardId-000000000000-{SEQUENCE_NUMBERS[0]}.jsonl"
+    assert list(raw) == [key]
+    assert [(line["symbol"], line["price"]) for line in raw[key]] == [("AAPL", 589.53), ("MSFT", 27.39)]
+    assert ingest.archive.objects[key] == "".join(
+        to_archive_json(ingest.ticks.items[(symbol, "2012-11-26T21:00:00Z")]) + "\n" for symbol in ("AAPL", "MSFT"))
+    assert ingest.archive.content_types[key] == "application/x-ndjson"
 
     # ... and the bad one is kept, with its reason, under the rejected prefix
     rejected = ingest.rejected_objects()
@@ -217,8 +218,11 @@ def test_every_kind_of_bad_record_is_quarantined_with_its_reason_and_the_rest_la
     body = ingest.rejected_objects()[f"rejected/2012-11-26/shardId-000000000000-{SEQUENCE_NUMBERS[0]}.json"]
     assert body["reason"].startswith(reason) or reason in body["reason"], body["reason"]
     assert body["raw"] == payload.decode("utf-8", errors="backslashreplace")
-    # ... the valid record of the same batch lands, and each bad one is counted
+    # ... the valid record of the same batch lands, archived under the batch's first valid record, and each
+    # bad one is counted
     assert list(ingest.ticks.items) == [("MSFT", "2012-11-26T21:00:00Z")]
+    assert {key: [line["symbol"] for line in lines] for key, lines in ingest.raw_objects().items()} == {
+        f"raw-data/dt=2012-11-26/shardId-000000000000-{SEQUENCE_NUMBERS[2]}.jsonl": ["MSFT"]}
     assert len(ingest.rejected_objects()) == 2
     assert output.metric("RejectedTicks") == 2 and output.metric("TicksProcessed") == 1
 
@@ -270,13 +274,15 @@ def test_an_injected_fault_fails_the_whole_invocation_before_anything_is_written
 
 def test_a_redelivered_batch_rewrites_the_same_items_and_keys(ingest: Ingest, lambda_context: LambdaContext) -> None:
     lambda_handler(load_event("kinesis_ticks.json"), lambda_context)
-    items, keys = dict(ingest.ticks.items), set(ingest.archive.objects)
+    items, objects = dict(ingest.ticks.items), dict(ingest.archive.objects)
 
     response = lambda_handler(load_event("kinesis_ticks.json"), lambda_context)
 
+    # THEN the batch's one archive object (and its rejected one) is overwritten with the same lines
     assert response == {"batchItemFailures": []}
     assert ingest.ticks.items == items
-    assert set(ingest.archive.objects) == keys
+    assert ingest.archive.objects == objects
+    assert len(ingest.raw_objects()) == 1
 
 
 def test_an_infrastructure_error_fails_only_its_record(ingest: Ingest, lambda_context: LambdaContext) -> None:
@@ -323,25 +329,27 @@ def sequence(event: dict[str, Any], index: int) -> str:
     return event["Records"][index]["kinesis"]["sequenceNumber"]
 
 
-def test_a_batch_is_archived_as_one_json_lines_object_per_symbol(ingest: Ingest, lambda_context: LambdaContext) -> None:
+def test_a_batch_is_archived_as_one_json_lines_object_in_stream_order(
+    ingest: Ingest, lambda_context: LambdaContext
+) -> None:
     # GIVEN a batch interleaving ten AAPL and ten MSFT ticks, MSFT first
     msft, aapl = day_ticks("MSFT", range(1, 11), lastPrice=27.5), day_ticks("AAPL", range(1, 11))
-    event = kinesis_event([tick for pair in zip(msft, aapl) for tick in pair])
+    ticks = [tick for pair in zip(msft, aapl) for tick in pair]
+    event = kinesis_event(ticks)
 
     # WHEN the handler runs
     response = lambda_handler(event, lambda_context)
 
-    # THEN two objects hold the twenty ticks, each named after its symbol's first record in the batch,
-    # its lines that symbol's items in stream order, as the table holds them
+    # THEN one object, one PUT, holds the twenty ticks of both symbols: named after the batch's first record,
+    # its lines the items in stream order, as the table holds them
     assert response == {"batchItemFailures": []}
     raw = ingest.raw_objects()
-    assert set(raw) == {f"raw-data/dt=2012-11-26/shardId-000000000004-{sequence(event, 1)}_AAPL.jsonl",
-                        f"raw-data/dt=2012-11-26/shardId-000000000004-{sequence(event, 0)}_MSFT.jsonl"}
-    for key, lines in raw.items():
-        symbol = key.rsplit("_", 1)[1].removesuffix(".jsonl")
-        assert [line["timestamp"] for line in lines] == [t["timestamp"] for t in (aapl if symbol == "AAPL" else msft)]
-        assert lines == [json.loads(to_archive_json(ingest.ticks.items[(symbol, line["timestamp"])])) for line in lines]
-    assert ingest.archive.puts == 2
+    key = f"raw-data/dt=2012-11-26/shardId-000000000004-{sequence(event, 0)}.jsonl"
+    assert list(raw) == [key]
+    assert [(line["symbol"], line["timestamp"]) for line in raw[key]] == [(t["symbol"], t["timestamp"]) for t in ticks]
+    assert ingest.archive.objects[key] == "".join(
+        to_archive_json(ingest.ticks.items[(t["symbol"], t["timestamp"])]) + "\n" for t in ticks)
+    assert ingest.archive.puts == 1
 
 
 def test_a_batch_is_stored_with_one_batch_write(ingest: Ingest, lambda_context: LambdaContext) -> None:
@@ -368,38 +376,86 @@ def test_the_last_record_of_a_key_in_a_batch_wins(
     assert response == {"batchItemFailures": []}
     assert ingest.ticks.batches == [[("MSFT", "2012-11-26T21:00:00Z"), ("AAPL", "2012-11-26T21:00:00Z")]]
     assert ingest.ticks.items[("AAPL", "2012-11-26T21:00:00Z")]["price"] == Decimal("589.53")
-    # ... archived once, in the object named after the first AAPL record
-    aapl = ingest.raw_objects()[f"raw-data/dt=2012-11-26/shardId-000000000004-{sequence(event, 0)}_AAPL.jsonl"]
-    assert [line["price"] for line in aapl] == [589.53]
+    # ... archived once, after MSFT as the table was written, in the batch's object
+    ((key, lines),) = ingest.raw_objects().items()
+    assert key == f"raw-data/dt=2012-11-26/shardId-000000000004-{sequence(event, 0)}.jsonl"
+    assert [(line["symbol"], line["price"]) for line in lines] == [("MSFT", 589.53), ("AAPL", 589.53)]
     assert output.metric("TicksProcessed") == 3
 
 
 def test_a_batch_arriving_across_midnight_is_archived_under_both_days(
     ingest: Ingest, lambda_context: LambdaContext
 ) -> None:
+    # GIVEN a batch of AAPL, MSFT and AAPL ticks, the last arriving after midnight
     midnight = datetime(2012, 11, 27, tzinfo=timezone.utc).timestamp()
-    event = kinesis_event(day_ticks("AAPL", range(1, 4)), arrivals=[midnight - 1, midnight - 0.5, midnight + 0.1])
+    event = kinesis_event([*day_ticks("AAPL", range(1, 2)), *day_ticks("MSFT", range(1, 2)),
+                           *day_ticks("AAPL", range(2, 3))],
+                          arrivals=[midnight - 1, midnight - 0.5, midnight + 0.1])
 
     lambda_handler(event, lambda_context)
 
+    # THEN two objects, one per arrival day, each named after its day's first record
     raw = ingest.raw_objects()
-    assert {key: len(lines) for key, lines in raw.items()} == {
-        f"raw-data/dt=2012-11-26/shardId-000000000004-{sequence(event, 0)}_AAPL.jsonl": 2,
-        f"raw-data/dt=2012-11-27/shardId-000000000004-{sequence(event, 2)}_AAPL.jsonl": 1,
+    assert {key: [(line["symbol"], line["timestamp"]) for line in lines] for key, lines in raw.items()} == {
+        f"raw-data/dt=2012-11-26/shardId-000000000004-{sequence(event, 0)}.jsonl": [
+            ("AAPL", "2012-11-01T21:00:00Z"), ("MSFT", "2012-11-01T21:00:00Z")],
+        f"raw-data/dt=2012-11-27/shardId-000000000004-{sequence(event, 2)}.jsonl": [("AAPL", "2012-11-02T21:00:00Z")],
     }
+    assert ingest.archive.puts == 2
 
 
 def test_a_failed_archive_put_fails_only_that_objects_records(ingest: Ingest, lambda_context: LambdaContext) -> None:
-    # GIVEN S3 refuses the MSFT object of a batch of two AAPL and two MSFT ticks
-    event = kinesis_event(day_ticks("AAPL", range(1, 3)) + day_ticks("MSFT", range(1, 3)))
-    ingest.archive.fail_keys = {f"raw-data/dt=2012-11-26/shardId-000000000004-{sequence(event, 2)}_MSFT.jsonl"}
+    # GIVEN a batch of AAPL and MSFT ticks arriving across midnight, and S3 refusing the second day's object
+    midnight = datetime(2012, 11, 27, tzinfo=timezone.utc).timestamp()
+    event = kinesis_event([*day_ticks("AAPL", range(1, 2)), *day_ticks("MSFT", range(1, 2)),
+                           *day_ticks("AAPL", range(2, 3)), *day_ticks("MSFT", range(2, 3))],
+                          arrivals=[midnight - 1, midnight - 0.5, midnight + 0.1, midnight + 0.2])
+    first_day = f"raw-data/dt=2012-11-26/shardId-000000000004-{sequence(event, 0)}.jsonl"
+    ingest.archive.fail_keys = {f"raw-data/dt=2012-11-27/shardId-000000000004-{sequence(event, 2)}.jsonl"}
 
     response = lambda_handler(event, lambda_context)
 
-    # THEN the two MSFT records are retried (their items were stored; rewriting them changes nothing)
+    # THEN the two records of that object, of both symbols, are retried (their items were stored; rewriting
+    # them changes nothing); the first day's object, of both symbols too, landed
+    assert len(ingest.ticks.items) == 4
     assert response == {"batchItemFailures": [{"itemIdentifier": sequence(event, 2)},
                                               {"itemIdentifier": sequence(event, 3)}]}
-    assert list(ingest.raw_objects()) == [f"raw-data/dt=2012-11-26/shardId-000000000004-{sequence(event, 0)}_AAPL.jsonl"]
+    assert {key: [line["symbol"] for line in lines] for key, lines in ingest.raw_objects().items()} == {
+        first_day: ["AAPL", "MSFT"]}
+
+
+def test_a_failed_archive_put_fails_every_record_of_its_batch_and_no_quarantined_one(
+    ingest: Ingest, lambda_context: LambdaContext
+) -> None:
+    # GIVEN S3 refuses the one archive object of the fixture batch (AAPL, a bad AAPL, MSFT)
+    ingest.archive.fail_keys = {f"raw-data/dt=2012-11-26/shardId-000000000000-{SEQUENCE_NUMBERS[0]}.jsonl"}
+
+    response = lambda_handler(load_event("kinesis_ticks.json"), lambda_context)
+
+    # THEN both valid records fail, though their items were stored; the quarantined one counts as processed
+    assert response == {"batchItemFailures": [{"itemIdentifier": SEQUENCE_NUMBERS[0]},
+                                              {"itemIdentifier": SEQUENCE_NUMBERS[2]}]}
+    assert sorted(ingest.ticks.items) == [("AAPL", "2012-11-26T21:00:00Z"), ("MSFT", "2012-11-26T21:00:00Z")]
+    assert ingest.raw_objects() == {} and len(ingest.rejected_objects()) == 1
+
+
+def test_a_failed_archive_put_fails_the_records_its_items_superseded(
+    ingest: Ingest, lambda_context: LambdaContext
+) -> None:
+    # GIVEN an AAPL tick, a MSFT tick, and after midnight a correction of the AAPL tick, whose object S3 refuses
+    midnight = datetime(2012, 11, 27, tzinfo=timezone.utc).timestamp()
+    event = kinesis_event([{**GOOD, "lastPrice": 580.0}, {**GOOD, "symbol": "MSFT"}, GOOD],
+                          arrivals=[midnight - 1, midnight - 0.5, midnight + 0.1])
+    ingest.archive.fail_keys = {f"raw-data/dt=2012-11-27/shardId-000000000004-{sequence(event, 2)}.jsonl"}
+
+    response = lambda_handler(event, lambda_context)
+
+    # THEN the correction fails and so does the AAPL record it replaced, so the retry starts no later than it;
+    # the first day's object holds MSFT alone, the superseded AAPL tick never being archived
+    assert response == {"batchItemFailures": [{"itemIdentifier": sequence(event, 0)},
+                                              {"itemIdentifier": sequence(event, 2)}]}
+    assert {key: [line["symbol"] for line in lines] for key, lines in ingest.raw_objects().items()} == {
+        f"raw-data/dt=2012-11-26/shardId-000000000004-{sequence(event, 0)}.jsonl": ["MSFT"]}
 
 
 def test_a_superseded_record_fails_with_the_record_that_replaced_it(
@@ -415,7 +471,9 @@ def test_a_superseded_record_fails_with_the_record_that_replaced_it(
     assert response == {"batchItemFailures": [{"itemIdentifier": sequence(event, 0)},
                                               {"itemIdentifier": sequence(event, 2)}]}
     assert list(ingest.ticks.items) == [("AAPL", "2012-11-26T21:00:00Z")]
-    assert [key.rsplit("_", 1)[1] for key in ingest.raw_objects()] == ["AAPL.jsonl"]
+    # ... in the batch's object, still named after its first record
+    assert {key: [line["symbol"] for line in lines] for key, lines in ingest.raw_objects().items()} == {
+        f"raw-data/dt=2012-11-26/shardId-000000000004-{sequence(event, 0)}.jsonl": ["AAPL"]}
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics")
@@ -454,7 +512,8 @@ def test_items_dynamodb_leaves_unprocessed_are_retried_then_fail_only_their_reco
     # THEN MSFT was retried three times, after growing waits, and then only its record failed
     assert waits == [0.05, 0.1, 0.2]
     assert response == {"batchItemFailures": [{"itemIdentifier": SEQUENCE_NUMBERS[2]}]}
-    assert [key.rsplit("_", 1)[1] for key in ingest.raw_objects()] == ["AAPL.jsonl"]
+    assert {key: [line["symbol"] for line in lines] for key, lines in ingest.raw_objects().items()} == {
+        f"raw-data/dt=2012-11-26/shardId-000000000000-{SEQUENCE_NUMBERS[0]}.jsonl": ["AAPL"]}
 
 
 def test_a_record_without_shard_or_arrival_time_is_quarantined_under_unknown_today(
