@@ -120,7 +120,7 @@ variable "kinesis_batch_size" {
 }
 
 variable "stream_batch_size" {
-  description = "Largest batch of DynamoDB stream records (new ticks) handed to StockTrendAnalysis in one invocation. It reads each symbol's new ticks with one Query per batch and writes its state once, so a larger batch saves requests when a batch holds several ticks of a symbol, and lengthens an invocation by one Query per further symbol."
+  description = "Largest batch of DynamoDB stream records (new ticks) handed to StockTrendAnalysis in one invocation. It takes the new ticks from the records' images and reads and writes each symbol's state once per batch, so a larger batch saves requests when a batch holds several ticks of a symbol, and lengthens an invocation by one state read and write per further symbol."
   type        = number
   default     = 100
 
@@ -142,7 +142,7 @@ variable "kinesis_parallelization_factor" {
 }
 
 variable "kinesis_batching_window_seconds" {
-  description = "Seconds the Kinesis mapping may gather records before invoking ProcessStockData, unless kinesis_batch_size fills first (0-300). Fuller batches mean fewer invocations and, as a batch is archived as one object per symbol, fewer S3 PUTs per tick; the cost is that much delay before a tick is stored and analysed."
+  description = "Seconds the Kinesis mapping may gather records before invoking ProcessStockData, unless kinesis_batch_size fills first (0-300). Fuller batches mean fewer invocations and, as a batch is archived as one object, fewer S3 PUTs per tick; the cost is up to that much delay before a tick is stored and analysed."
   type        = number
   default     = 5
 

@@ -1,8 +1,15 @@
-"""Bring one symbol's trend analysis up to date with the ticks table, alerting each cross once.
+"""Bring one symbol's trend analysis up to date with its new ticks, alerting each cross once.
 
-A stream record only says "this symbol changed". The analysis itself reads the table from
-the last analysed tick on, so redelivered, reordered, lost or expired stream records
-change nothing: whatever wakes it, the same ticks are analysed once, in timestamp order.
+Where the new ticks are read. The table's stream carries each tick's item (NEW_IMAGE), so a
+batch whose records all carry their image is analysed from those images: every tick written
+before the batch's newest record has its record in this batch or an earlier one, and the
+analysis takes the images newer than the last analysed tick, in timestamp order. That costs no
+read of the ticks table, which matters on AWS (no read units per tick) and on the emulator
+(whose Query sorts a symbol's whole partition every time). The table is read instead, from the
+last analysed tick on, when a symbol has no state yet (its first batch, or a trend state table
+newer than the ticks), or when a record carries no image (a KEYS_ONLY stream view, or the
+wake-up batch sent after an emulator restart): whatever wakes it then, the ticks the table
+holds are analysed once, in timestamp order. Either way a redelivered record changes nothing.
 
 Alerts go through an outbox kept in the state item:
 
@@ -59,7 +66,7 @@ from stock_pipeline.ports import (
     TickStore,
     TrendStateStore,
 )
-from stock_pipeline.trend import Cross, advance, build_alert, check_windows
+from stock_pipeline.trend import Cross, PricePoint, advance, build_alert, check_windows
 
 MAX_ATTEMPTS = 5
 # Prices read and analysed per state write: bounds memory, and a run cut short by the
@@ -68,6 +75,22 @@ CHUNK_SIZE = 500
 
 MetricCounter = Callable[[str, int], None]
 Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class StreamImages:
+    """What one batch's records carry for one symbol: its ticks' prices, read from their images."""
+
+    points: tuple[PricePoint, ...]  # one per tick, the last image in stream order
+    # When the batch's newest record (of any symbol) was written, epoch seconds rounded down;
+    # None when a record gave no creation time. Every tick written after it, and only those,
+    # is left for a later batch: it stands for "when the read returned" in lateness.py.
+    written_by: int | None = None
+
+    def after(self, timestamp: str | None, limit: int) -> list[PricePoint]:
+        """Up to `limit` points newer than `timestamp` (all when None), oldest first, as the table gives them."""
+        newer = [p for p in self.points if timestamp is None or p.timestamp > timestamp]
+        return sorted(newer, key=lambda p: p.timestamp)[:limit]
 
 
 @dataclass
@@ -81,6 +104,8 @@ class CatchUpReport:
     crosses: list[Cross] = field(default_factory=list)
     published: list[Cross] = field(default_factory=list)
     lost_races: int = 0
+    # Whether the new ticks were read from the table (else from the stream records' images).
+    read_table: bool = False
     # The stream records of this run found late: counted (and logged) by this run, or by an
     # earlier delivery of the same records.
     late: list[LateTick] = field(default_factory=list)
@@ -118,8 +143,12 @@ class TrendCatchUp:
         self._clock = clock
         self._stalled_after = stalled_after
 
-    def run(self, symbol: str, arrivals: Sequence[Arrival] = ()) -> CatchUpReport:
-        """Catch `symbol` up; `arrivals` are the stream records that woke it, to find the late ones."""
+    def run(self, symbol: str, arrivals: Sequence[Arrival] = (), images: StreamImages | None = None) -> CatchUpReport:
+        """Catch `symbol` up; `arrivals` are the stream records that woke it, to find the late ones.
+
+        `images` are the new ticks those records carry; None when any of them carries none, and
+        then the table is read.
+        """
         report = CatchUpReport(symbol)
         # Alerts this run has published: after a lost race the re-read state may still
         # list one as pending, and it must not go out twice.
@@ -128,7 +157,7 @@ class TrendCatchUp:
         candidates: list[LateTick] = []
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                self._attempt(symbol, arrivals, candidates, report, published, first=attempt == 1)
+                self._attempt(symbol, arrivals, images, candidates, report, published, first=attempt == 1)
                 self._check_stalled(symbol, report)
                 return report
             except StaleState as exc:
@@ -143,6 +172,7 @@ class TrendCatchUp:
         self,
         symbol: str,
         arrivals: Sequence[Arrival],
+        images: StreamImages | None,
         candidates: list[LateTick],
         report: CatchUpReport,
         published: set[str],
@@ -163,9 +193,16 @@ class TrendCatchUp:
             )
         stored = self._flush(symbol, stored, report, published)
 
+        if stored.version == 0:
+            images = None  # no state yet: the table may hold ticks no record of this batch names
+        report.read_table = images is None
         while True:
-            points = self._ticks.prices_after(symbol, stored.trend.last_timestamp, self._chunk_size)
-            read_returned_at = self._clock()
+            if images is None:
+                points = self._ticks.prices_after(symbol, stored.trend.last_timestamp, self._chunk_size)
+                read_returned_at = self._clock()
+            else:
+                points = images.after(stored.trend.last_timestamp, self._chunk_size)
+                read_returned_at = self._clock() if images.written_by is None else images.written_by
             if not points:
                 return
             result = advance(symbol, stored.trend, points, self._short, self._long)

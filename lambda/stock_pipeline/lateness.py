@@ -12,16 +12,18 @@ ticks of it keep arriving is stalled: it raises the StalledSymbols alarm on AWS 
 `tickstack status`.
 
 Telling late from analysed. A stream record whose tick lies below the watermark the run started
-from is either late, or a tick that an earlier catch-up read from the table before its own stream
-record came (the catch-up reads the table, not the records). The state item keeps `read_at`: when
-the read that last moved the watermark returned, in whole seconds of the function's clock, rounded
-up. The record's ApproximateCreationDateTime says when its item was written, rounded down (AWS and
-MiniStack both give whole seconds). Written after that read, the tick was not there for it, and no
-later read looks below the watermark: it is late. Written before, it was analysed, or it is late
-behind an earlier read: not counted, so the count errs low, never high, and misses ticks written in
-the second or two after a read. A record without a creation time is not late. Each record is
-counted once: a redelivered record carries a sequence number no higher than the highest counted
-(or, without sequence numbers, was written before the last count).
+from is either late, or a tick analysed already: redelivered, or read from the table by an
+earlier catch-up before its own record came. The state item keeps `read_at`: when the read that
+last moved the watermark saw the ticks it analysed, in whole seconds. For a table read that is
+when the read returned, on the function's clock, rounded up; for ticks read from a batch's
+records it is when the batch's newest record was written, since every tick written after that
+comes in a later batch. The record's ApproximateCreationDateTime says when its item was written,
+rounded down (AWS and MiniStack both give whole seconds). Written after that read, the tick was
+not there for it, and no later read looks below the watermark: it is late. Written before (or in
+the same second), it was analysed, or it is late behind an earlier read: not counted, so the count
+errs low, never high. A record without a creation time is not late. Each record is counted once:
+a redelivered record carries a sequence number no higher than the highest counted (or, without
+sequence numbers, was written before the last count).
 
 Pure: no clock, no I/O; the caller passes the time in.
 """
@@ -56,7 +58,7 @@ class Arrival:
 class LateWatch:
     """What the trend-state item keeps to tell late ticks and stalled symbols (contract.TrendStateItem)."""
 
-    # When the table read that last moved the watermark returned, epoch seconds rounded up.
+    # When the read that last moved the watermark saw its ticks, epoch seconds (see above).
     read_at: int | None = None
     late_ticks: int = 0
     last_late_at: int | None = None
@@ -132,7 +134,7 @@ def counted(watch: LateWatch, late: Sequence[LateTick], now: float) -> LateWatch
 
 
 def advanced(watch: LateWatch, read_returned_at: float) -> LateWatch:
-    """`watch` once a table read that returned at `read_returned_at` moved the watermark."""
+    """`watch` once a read that saw the ticks as of `read_returned_at` moved the watermark."""
     return replace(watch, read_at=math.ceil(read_returned_at))
 
 

@@ -1,7 +1,7 @@
 """One batch of the ticks table's stream: each symbol it names caught up at most once.
 
-The stream records only name the symbols that changed; each symbol is caught up from the
-table once per batch (see catch_up.py), however many of its records the batch holds, and
+Each symbol is caught up once per batch (see catch_up.py), from the images its records carry
+(or from the table when one carries none), however many of its records the batch holds, and
 that one outcome is shared by all its records. A symbol whose catch-up raised fails its
 records, which the mapping then retries; the other symbols' records succeed.
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, process_partial_response
@@ -23,13 +24,14 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stock_pipeline.catch_up import CatchUpReport
-from stock_pipeline.contract import TICKS_PARTITION_KEY, TICKS_SORT_KEY
+from stock_pipeline.catch_up import CatchUpReport, StreamImages
+from stock_pipeline.contract import TICKS_PARTITION_KEY, TICKS_SORT_KEY, TickItem
 from stock_pipeline.lateness import Arrival
+from stock_pipeline.trend import PricePoint
 
 _ANALYSED_EVENTS = (DynamoDBRecordEventName.INSERT, DynamoDBRecordEventName.MODIFY)
 
-CatchUp = Callable[[str, Sequence[Arrival]], CatchUpReport]
+CatchUp = Callable[[str, Sequence[Arrival], StreamImages | None], CatchUpReport]
 
 
 class SymbolFailed(RuntimeError):
@@ -45,11 +47,12 @@ class TrendBatch:
         self.failed: set[str] = set()
         self.ignored = 0
         self.arrivals: dict[str, list[Arrival]] = {}
+        self.images: dict[str, StreamImages | None] = {}
 
     def process(self, event: dict[str, Any], processor: BatchProcessor, context: LambdaContext) -> dict[str, Any]:
         """The partial batch response: the records of every symbol whose catch-up failed."""
         self._log.info("batch received", extra={"records": len(event.get("Records", []))})
-        self.arrivals = arrivals_by_symbol(event.get("Records", []))
+        self.arrivals, self.images = read_batch(event.get("Records", []))
         try:
             return process_partial_response(
                 event=event, record_handler=self.record_handler, processor=processor, context=context
@@ -59,6 +62,8 @@ class TrendBatch:
                 "batch done",
                 extra={
                     "symbols": sorted(self.reports),
+                    "analysed": sum(report.analysed for report in self.reports.values()),
+                    "tables_read": sum(report.read_table for report in self.reports.values()),
                     "failed_symbols": sorted(self.failed),
                     "ignored_records": self.ignored,
                 },
@@ -111,18 +116,23 @@ class TrendBatch:
 
     def _run(self, symbol: str) -> CatchUpReport:
         try:
-            report = self._catch_up(symbol, self.arrivals.get(symbol, ()))
+            report = self._catch_up(symbol, self.arrivals.get(symbol, ()), self.images.get(symbol))
         except Exception:
             self.failed.add(symbol)
             raise
         self.reports[symbol] = report
-        self._log.info(
+        # A line per symbol for what needs looking at; a batch of routine ones (a tick each of a
+        # hundred symbols) is summed up by "batch done" instead, as logs are billed by the byte.
+        notable = report.crosses or report.published or report.lost_races or report.late or report.stalled
+        log = self._log.info if notable or report.read_table else self._log.debug
+        log(
             "symbol caught up",
             extra={
                 "symbol": symbol,
                 "started_after": report.started_after,
                 "last_timestamp": report.last_timestamp,
                 "analysed": report.analysed,
+                "read_table": report.read_table,
                 "crosses": [cross.alert_id for cross in report.crosses],
                 "published": [cross.alert_id for cross in report.published],
                 "lost_races": report.lost_races,
@@ -133,9 +143,15 @@ class TrendBatch:
         return report
 
 
-def arrivals_by_symbol(records: Sequence[dict[str, Any]]) -> dict[str, list[Arrival]]:
-    """The new ticks the records name, per symbol, with when each item was written."""
+def read_batch(records: Sequence[dict[str, Any]]) -> tuple[dict[str, list[Arrival]], dict[str, StreamImages | None]]:
+    """The new ticks the records name, per symbol, with when each item was written; and their images.
+
+    A symbol's images are None when any of its records carries no image with the tick's keys:
+    its catch-up then reads the table.
+    """
     arrivals: dict[str, list[Arrival]] = {}
+    points: dict[str, dict[str, PricePoint] | None] = {}
+    written: list[int | None] = []
     for raw in records:
         # A record this cannot read is left to record_handler, which fails or ignores it on its own:
         # raising here would fail the whole batch.
@@ -151,14 +167,48 @@ def arrivals_by_symbol(records: Sequence[dict[str, Any]]) -> dict[str, list[Arri
         if not isinstance(symbol, str) or not symbol or not isinstance(timestamp, str):
             continue
         sequence = stream.sequence_number
+        written_at = _written_at(stream.get("ApproximateCreationDateTime"))
+        written.append(written_at)
         arrivals.setdefault(symbol, []).append(
             Arrival(
                 timestamp=timestamp,
-                written_at=_written_at(stream.get("ApproximateCreationDateTime")),
+                written_at=written_at,
                 sequence=int(sequence) if isinstance(sequence, str) and sequence.isdigit() else None,
             )
         )
-    return arrivals
+        seen = points.setdefault(symbol, {})
+        if seen is not None:
+            point = _image_point(stream.get("NewImage"), symbol, timestamp)
+            if point is None:
+                points[symbol] = None
+            else:
+                seen[timestamp] = point  # a later record of the same tick replaces the earlier
+    written_by = None if not written or None in written else max(w for w in written if w is not None)
+    images = {
+        symbol: None if seen is None else StreamImages(tuple(seen.values()), written_by)
+        for symbol, seen in points.items()
+    }
+    return arrivals, images
+
+
+def _image_point(image: Any, symbol: str, timestamp: str) -> PricePoint | None:
+    """The tick's price from its record's NEW_IMAGE; None when the record carries no image of it.
+
+    An image without a numeric price gives a point without one, which the analysis passes over
+    and logs, as it would the same item read from the table.
+    """
+    if not isinstance(image, dict):
+        return None
+    if image.get(TICKS_PARTITION_KEY) != {"S": symbol} or image.get(TICKS_SORT_KEY) != {"S": timestamp}:
+        return None
+    raw = image.get(TickItem.PRICE)
+    price: Decimal | None = None
+    if isinstance(raw, dict) and isinstance(raw.get("N"), str):
+        try:
+            price = Decimal(raw["N"])
+        except InvalidOperation:
+            price = None
+    return PricePoint(timestamp, price)
 
 
 def _written_at(value: Any) -> int | None:

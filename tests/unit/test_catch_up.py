@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stock_pipeline.catch_up import MAX_ATTEMPTS, TrendCatchUp
+from stock_pipeline.catch_up import MAX_ATTEMPTS, StreamImages, TrendCatchUp
 from stock_pipeline.lateness import Arrival, LateWatch
 from stock_pipeline.ports import StaleState, StoredTrendState
-from stock_pipeline.trend import DEATH_CROSS, GOLDEN_CROSS
+from stock_pipeline.trend import DEATH_CROSS, GOLDEN_CROSS, PricePoint, TrendState, advance
 
 from .fakes import (
     InfrastructureDown,
@@ -66,6 +66,11 @@ class World:
     def alerts(self) -> list[tuple[str, str]]:
         return [(a.attributes["timestamp"], a.attributes["signal"]) for a in self.publisher.published]
 
+    def images(self, start: int, end: int, symbol: str = "AAPL", written_by: int | None = None) -> StreamImages:
+        """What the stream records of minutes start..end-1 carry, as the table holds them."""
+        points = [PricePoint(minute(i), self.ticks.items[(symbol, minute(i))]["price"]) for i in range(start, end)]
+        return StreamImages(tuple(points), int(self.now) if written_by is None else written_by)
+
 
 @pytest.fixture
 def world() -> World:
@@ -113,6 +118,81 @@ def test_ticks_arriving_in_several_batches_alert_each_cross_once(world: World) -
 
     # THEN each cross is alerted exactly once, in order
     assert world.alerts() == [(minute(22), DEATH_CROSS), (minute(27), GOLDEN_CROSS)]
+
+
+def test_ticks_whose_records_carry_their_images_are_analysed_without_reading_the_table(world: World) -> None:
+    # GIVEN the first batch was read from the table (no state yet)
+    world.add_ticks(DEATH_AT_22_GOLDEN_AT_27[:10])
+    world.catch_up().run("AAPL", images=world.images(0, 10))
+    assert world.ticks.queries == [("AAPL", None, 500)]
+
+    # WHEN the next batches' records carry their ticks, one batch delivered twice
+    for start, end in ((10, 23), (23, len(DEATH_AT_22_GOLDEN_AT_27)), (23, len(DEATH_AT_22_GOLDEN_AT_27))):
+        world.add_ticks(DEATH_AT_22_GOLDEN_AT_27[start:end], start=start)
+        report = world.catch_up().run("AAPL", images=world.images(start, end))
+        assert not report.read_table
+
+    # THEN the table was not read again, and each cross was alerted once
+    assert world.ticks.queries == [("AAPL", None, 500)]
+    assert world.alerts() == [(minute(22), DEATH_CROSS), (minute(27), GOLDEN_CROSS)]
+    assert world.states.get("AAPL").trend.last_timestamp == minute(len(DEATH_AT_22_GOLDEN_AT_27) - 1)
+
+
+def test_images_out_of_order_or_repeated_are_analysed_once_in_timestamp_order(world: World) -> None:
+    world.add_ticks(GOLDEN_AT_23[:5])
+    world.catch_up().run("AAPL")
+    world.add_ticks(GOLDEN_AT_23[5:], start=5)
+    points = list(world.images(5, len(GOLDEN_AT_23)).points)
+
+    report = world.catch_up().run("AAPL", images=StreamImages(tuple(reversed(points + points[:3]))))
+
+    assert report.analysed == len(GOLDEN_AT_23) - 5
+    assert world.alerts() == [(minute(23), GOLDEN_CROSS)]
+
+
+def test_a_symbol_without_state_is_read_from_the_table_whatever_its_records_carry(world: World) -> None:
+    # GIVEN ticks stored before the trend state held anything of the symbol
+    world.add_ticks(GOLDEN_AT_23)
+
+    # WHEN a batch naming only the last two wakes it
+    report = world.catch_up().run("AAPL", images=world.images(22, 24))
+
+    # THEN the table is read, and the cross its whole history makes is found
+    assert report.read_table and world.ticks.queries == [("AAPL", None, 500)]
+    assert world.alerts() == [(minute(23), GOLDEN_CROSS)]
+
+
+def test_long_batches_of_images_are_analysed_in_chunks_each_saved(world: World) -> None:
+    world.add_ticks(GOLDEN_AT_23[:1])
+    world.catch_up(chunk_size=5).run("AAPL")
+    world.add_ticks(GOLDEN_AT_23[1:], start=1)
+    saves = world.states.saves
+
+    world.catch_up(chunk_size=5).run("AAPL", images=world.images(1, len(GOLDEN_AT_23)))
+
+    # 23 new ticks in chunks of 5: 5 saves, one more to clear the alert; no table read past the first
+    assert world.states.saves - saves == 6 and len(world.ticks.queries) == 1
+    assert world.alerts() == [(minute(23), GOLDEN_CROSS)]
+
+
+def test_a_tick_written_after_the_batch_that_passed_it_is_counted_late(world: World) -> None:
+    # GIVEN minutes 0..25 analysed, the last batch from its images, its newest record written at W
+    world.add_ticks(DEATH_AT_22_GOLDEN_AT_27[:20])
+    world.catch_up().run("AAPL")
+    world.add_ticks(DEATH_AT_22_GOLDEN_AT_27[20:26], start=20)
+    written_by = int(world.now) - 3
+    world.catch_up().run("AAPL", images=world.images(20, 26, written_by=written_by))
+    assert world.states.get("AAPL").watch.read_at == written_by
+
+    # WHEN a tick for minute 10.5 is written a second after W, in the next batch
+    world.ticks.put({"symbol": "AAPL", "timestamp": "2024-03-01T15:10:30Z", "price": Decimal(1000)})
+    late = Arrival("2024-03-01T15:10:30Z", written_at=written_by + 1, sequence=41)
+    images = StreamImages((PricePoint("2024-03-01T15:10:30Z", Decimal(1000)),), written_by + 1)
+    report = world.catch_up().run("AAPL", [late], images)
+
+    # THEN it is late: counted, and left out
+    assert [t.timestamp for t in report.late] == ["2024-03-01T15:10:30Z"] and report.analysed == 0
+    assert world.counts["LateTicks"] == 1
 
 
 def test_a_late_tick_older_than_the_analysed_ones_is_left_out(world: World) -> None:
@@ -514,13 +594,14 @@ def test_late_ticks_counted_before_a_lost_race_are_not_counted_twice(world: Worl
 
 @settings(max_examples=150, deadline=None)
 @given(
-    prices=st.lists(st.integers(min_value=1, max_value=6).map(Decimal), max_size=90),
+    prices=st.lists(st.integers(min_value=1, max_value=6).map(Decimal), min_size=1, max_size=90),
     data=st.data(),
 )
 def test_catch_up_alerts_exactly_the_crosses_of_one_pass(prices: list[Decimal], data: st.DataObject) -> None:
-    # GIVEN a random series written to the table in random batches, a random chunk size, and
-    # publishes that fail at random
+    # GIVEN a random series written to the table in random batches, whose records carry their ticks
+    # or not, a random chunk size, and publishes that fail at random
     world = World()
+    from_images = data.draw(st.booleans())
     cuts = sorted(data.draw(st.sets(st.integers(min_value=0, max_value=len(prices)), max_size=10)))
     world.publisher.fail_calls = data.draw(st.sets(st.integers(min_value=1, max_value=12), max_size=4))
     catch_up = world.catch_up(chunk_size=data.draw(st.integers(min_value=1, max_value=30)))
@@ -531,7 +612,7 @@ def test_catch_up_alerts_exactly_the_crosses_of_one_pass(prices: list[Decimal], 
         for _ in range(data.draw(st.integers(min_value=1, max_value=2))):
             for _attempt in range(20):
                 try:
-                    catch_up.run("AAPL")
+                    catch_up.run("AAPL", images=world.images(start, end) if from_images else None)
                     break
                 except InfrastructureDown:
                     continue
@@ -540,3 +621,6 @@ def test_catch_up_alerts_exactly_the_crosses_of_one_pass(prices: list[Decimal], 
     assert world.alerts() == [(minute(i), signal) for i, signal in reference_crosses(prices)]
     # ... and the alerts table holds each of them, each published once
     assert world.alert_log.counts() == {f"AAPL-{minute(i)}-{signal}": 1 for i, signal in reference_crosses(prices)}
+    # ... and the analysis stands where one pass over every tick leaves it
+    one_pass = advance("AAPL", TrendState(), [PricePoint(minute(i), p) for i, p in enumerate(prices)], 5, 20).state
+    assert (world.states.get("AAPL") or StoredTrendState()).trend == one_pass

@@ -13,7 +13,7 @@ from stock_pipeline import stock_trend_analysis
 from stock_pipeline.adapters import DynamoDBAlertLog, DynamoDBTickStore, DynamoDBTrendStateStore, SNSAlertPublisher
 from stock_pipeline.faults import FaultSpec, InjectedCrash, InjectedFault
 from stock_pipeline.lateness import Arrival
-from stock_pipeline.trend_batch import arrivals_by_symbol
+from stock_pipeline.trend_batch import read_batch
 from stock_pipeline.stock_trend_analysis import TrendDependencies, lambda_handler
 
 from .fakes import InMemoryAlertLog, InMemoryTickStore, InMemoryTrendStateStore, RecordingPublisher
@@ -128,6 +128,54 @@ def test_a_redelivered_batch_alerts_nothing_new_and_says_why_it_skipped(
     assert skipped == [("AAPL", minute(22)), ("MSFT", minute(0)), ("AAPL", minute(23))]
     assert "a redelivery" in output.messages("record skipped")[0]["reason"]
     assert output.metric("AlertsPublished") == 1
+
+
+def test_once_a_symbol_has_state_its_ticks_are_read_from_the_records_not_the_table(
+    fakes: Fakes, output: CapturedOutput, lambda_context: LambdaContext
+) -> None:
+    lambda_handler(stream_event(), lambda_context)  # AAPL and MSFT: no state yet, read from the table
+    queries = list(fakes.ticks.queries)
+
+    # WHEN a batch's records carry two new AAPL ticks
+    for i, price in ((24, "70"), (25, "71")):
+        fakes.ticks.put({"symbol": "AAPL", "timestamp": minute(i), "price": Decimal(price)})
+    event = {"Records": [insert_record("AAPL", minute(i), 1709305300, str(4100000000000000000010 + i))
+                         for i in (24, 25)]}
+    for record, price in zip(event["Records"], ("70", "71")):
+        record["dynamodb"]["NewImage"]["price"] = {"N": price}
+    assert lambda_handler(event, lambda_context) == {"batchItemFailures": []}
+
+    # THEN they are analysed from the records: no read of the table
+    assert fakes.ticks.queries == queries
+    assert fakes.states.get("AAPL").trend.last_timestamp == minute(25)
+    # ... and logged as one routine batch, with no line per symbol
+    assert output.messages("batch done")[-1]["analysed"] == 2 and output.messages("batch done")[-1]["tables_read"] == 0
+    assert len(output.messages("symbol caught up")) == 2  # AAPL's and MSFT's first batch, read from the table
+
+    # WHEN a record carries no image (as the wake-up batch after an emulator restart)
+    fakes.ticks.put({"symbol": "AAPL", "timestamp": minute(26), "price": Decimal("72")})
+    keys_only = insert_record("AAPL", minute(26), 1709305400, "4100000000000000000040")
+    del keys_only["dynamodb"]["NewImage"]
+    assert lambda_handler({"Records": [keys_only]}, lambda_context) == {"batchItemFailures": []}
+
+    # THEN the symbol is caught up from the table
+    assert fakes.ticks.queries == [*queries, ("AAPL", minute(25), 500)]
+    assert fakes.states.get("AAPL").trend.last_timestamp == minute(26)
+
+
+def test_each_symbols_images_are_read_with_the_newest_write_of_the_batch() -> None:
+    event = stream_event()
+
+    _, images = read_batch(event["Records"])
+
+    # AAPL's INSERT and MODIFY carry their ticks; the batch's newest record was written at 1709305200
+    assert [point.timestamp for point in images["AAPL"].points] == [minute(22), minute(23)]
+    assert images["AAPL"].written_by == 1709305200 and images["MSFT"].written_by == 1709305200
+    # A record whose image is missing or names another tick makes the symbol's images unknown
+    del event["Records"][3]["dynamodb"]["NewImage"]
+    event["Records"][2]["dynamodb"]["NewImage"]["timestamp"] = {"S": minute(9)}
+    _, images = read_batch(event["Records"])
+    assert images["AAPL"] is None and images["MSFT"] is None
 
 
 def test_records_in_any_order_give_the_same_alerts(fakes: Fakes, lambda_context: LambdaContext) -> None:
@@ -273,7 +321,7 @@ def test_each_new_tick_of_a_batch_is_an_arrival_with_when_it_was_written() -> No
     event["Records"][3]["dynamodb"]["ApproximateCreationDateTime"] = "soon"  # AAPL MODIFY: not a number
     unreadable = [{"eventName": "TRUNCATE", "dynamodb": {}}, {"eventName": "INSERT", "dynamodb": {"Keys": 7}}]
 
-    arrivals = arrivals_by_symbol(event["Records"] + unreadable)
+    arrivals, _ = read_batch(event["Records"] + unreadable)
 
     # The REMOVE is no new tick; a creation time that is missing or not a number is None (nothing is late then)
     assert arrivals == {
