@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
@@ -46,10 +46,11 @@ from stock_pipeline.faults import Faults, FaultSpec
 from stock_pipeline.ingest_batch import Accepted, write_batch
 from stock_pipeline.ports import Archive, TickStore
 from stock_pipeline.ticks import InvalidTick, check_not_future, enrich, parse_tick
+from stock_pipeline.tracing import make_tracer
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = make_tracer()
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams, logger=logger)
 
 _RAW_PREVIEW_CHARS = 200

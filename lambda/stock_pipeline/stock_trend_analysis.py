@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -30,12 +30,13 @@ from stock_pipeline.contract import (
 )
 from stock_pipeline.faults import CrashAfterPublish, Faults, FaultSpec
 from stock_pipeline.ports import AlertLog, AlertPublisher, TickStore, TrendStateStore
+from stock_pipeline.tracing import make_tracer
 from stock_pipeline.trend import check_windows
 from stock_pipeline.trend_batch import TrendBatch
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = make_tracer()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, logger=logger)
 
 
