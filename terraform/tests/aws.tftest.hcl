@@ -568,16 +568,16 @@ run "destroy_may_empty_the_archive_when_asked" {
   }
 }
 
-run "a_provisioned_stream_on_request" {
+run "an_on_demand_stream_on_request" {
   command = plan
 
   variables {
-    kinesis_shard_count = 1
+    kinesis_shard_count = null
   }
 
   assert {
-    condition     = aws_kinesis_stream.this.stream_mode_details[0].stream_mode == "PROVISIONED" && aws_kinesis_stream.this.shard_count == 1
-    error_message = "kinesis_shard_count = 1 must give one provisioned shard."
+    condition     = aws_kinesis_stream.this.stream_mode_details[0].stream_mode == "ON_DEMAND" && aws_kinesis_stream.this.shard_count == null
+    error_message = "kinesis_shard_count = null must give an on-demand stream."
   }
 }
 

@@ -40,8 +40,8 @@ run "ministack_sends_every_service_to_the_emulator" {
   }
 
   assert {
-    condition     = aws_kinesis_stream.this.stream_mode_details[0].stream_mode == "ON_DEMAND"
-    error_message = "Without kinesis_shard_count the stream is on-demand."
+    condition     = aws_kinesis_stream.this.stream_mode_details[0].stream_mode == "PROVISIONED" && aws_kinesis_stream.this.shard_count == 1
+    error_message = "By default the stream is one provisioned shard."
   }
 
   assert {
