@@ -1,17 +1,20 @@
 """The monthly AWS bill of the pipeline at N symbols every S seconds, next to the reference design's.
 
-Pure arithmetic over three inputs, each written down once:
+Pure arithmetic over four inputs, each written down once:
 
 - what each design costs per invocation of each function, as a line in the records the invocation
   carries (`Linear`: a fixed part per invocation plus a part per record). For this design it is
   fitted to requests counted at two batch sizes (`tickstack.bench.profile`); for the reference
-  design (`reference_design`) it follows from its pattern: one invocation per record batch, one
-  DynamoDB PutItem and one S3 PUT per tick, one trend invocation per stream batch with one Query
-  per tick;
-- how AWS would batch at the workload's rate (`Deployment`, `records_per_invocation`): a Kinesis
-  mapping polls each shard about once a second, a DynamoDB-stream mapping about four times a
-  second, so at 500 symbols every 30 s (16.7 ticks/s) over an on-demand stream's 4 initial shards an
-  invocation carries about 4 records, not the 100 a replay packs in;
+  design (`reference_design`) it follows from its documented pattern: ProcessStockData fed in
+  batches of 2, one DynamoDB PutItem and one S3 PUT per tick, one Query of the last long-window
+  ticks per tick in the trend function;
+- how the ticks arrive: the poll producer reads all N symbols every S seconds and sends them
+  together, so a burst of N records lands every S seconds, spread evenly over the stream's shards
+  (partition keys are symbols); each shard's share is read in invocations of at most the mapping's
+  batch size (`batches`), the same for the ticks table's stream and the trend function;
+- how each design is deployed (`Deployment`): the stream's capacity mode and shards, point-in-time
+  recovery, active tracing. This design's comes from the deployed stack, the reference's from its
+  documentation (`REFERENCE_DEPLOYMENT`);
 - the list prices (`tickstack.bench.prices`).
 
 Left out, being the same for both designs and independent of the tick rate: alarms, the dashboard,
@@ -24,7 +27,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from tickstack.bench import prices
 from tickstack.bench.request_hook import write_units
@@ -58,9 +61,14 @@ class Workload:
         return self.hours_per_month * SECONDS_PER_HOUR
 
     @property
+    def bursts(self) -> float:
+        """Bursts in a month: every `every_seconds`, all `symbols` at once."""
+        return self.seconds / self.every_seconds
+
+    @property
     def ticks(self) -> float:
         """Ticks in a month."""
-        return self.ticks_per_second * self.seconds
+        return self.symbols * self.bursts
 
 
 @dataclass(frozen=True)
@@ -120,7 +128,7 @@ class DesignProfile:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "DesignProfile":
+    def from_dict(cls, data: Mapping) -> DesignProfile:
         def function(raw: Mapping) -> FunctionProfile:
             return FunctionProfile(
                 memory_mb=raw["memory_mb"], batch_size=raw["batch_size"],
@@ -135,63 +143,120 @@ class DesignProfile:
 
 @dataclass(frozen=True)
 class Deployment:
-    """What the bill depends on besides the code: the stream's capacity, the pollers, backups, tracing."""
+    """What the bill depends on besides the code: the stream's capacity, backups, tracing."""
 
-    kinesis_shards: int | None = None  # None: on-demand capacity (the Terraform default)
+    kinesis_shards: int | None = 1  # provisioned shards (the Terraform default: 1); None: on-demand capacity
     # An on-demand stream starts with the capacity of 4 shards (4 MB/s, 4,000 records/s in).
     on_demand_shards: int = 4
-    kinesis_polls_per_second: float = 1.0
     table_stream_shards: int = 1
-    table_stream_polls_per_second: float = 4.0
     point_in_time_recovery: bool = True
-    # Active tracing samples the first invocation each second and 5% of the others, per function.
+    # Active tracing records the first invocation each second and 5% of the others, per function.
     active_tracing: bool = True
     xray_reservoir_per_second: float = 1.0
     xray_rate: float = 0.05
+
+    def __post_init__(self) -> None:
+        if (self.kinesis_shards is not None and self.kinesis_shards < 1) or self.on_demand_shards < 1 \
+                or self.table_stream_shards < 1:
+            raise ValueError("a stream needs at least one shard")
 
     @property
     def stream_shards(self) -> int:
         return self.on_demand_shards if self.kinesis_shards is None else self.kinesis_shards
 
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Deployment:
+        """As saved in a results file; fields an older model kept (its pollers' rates) are dropped."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
-def records_per_invocation(ticks_per_second: float, shards: int, polls_per_second: float, batch_size: int) -> float:
-    """Records an invocation carries when `shards` are each polled `polls_per_second` times a second."""
-    return min(float(batch_size), max(1.0, ticks_per_second / (shards * polls_per_second)))
+
+# The reference design as its documentation describes it: an on-demand stream ("Kinesis Data Streams
+# (ON_DEMAND)"), neither point-in-time recovery nor active tracing (it mentions neither).
+REFERENCE_DEPLOYMENT = Deployment(kinesis_shards=None, point_in_time_recovery=False, active_tracing=False)
+# ProcessStockData's Kinesis mapping: "Batch size 2".
+REFERENCE_KINESIS_BATCH_SIZE = 2
+# Settings the reference does not document, at the AWS defaults: a DynamoDB-stream mapping reads
+# batches of up to 100 records, a function has 128 MB of memory.
+REFERENCE_TABLE_STREAM_BATCH_SIZE = 100
+REFERENCE_MEMORY_MB = 128
 
 
-def batching(design: DesignProfile, workload: Workload, deployment: Deployment) -> dict[str, float]:
-    rate = workload.ticks_per_second
+@dataclass(frozen=True)
+class Batches:
+    """How one function takes a burst: its invocations, the records each carries, the busiest shard's share."""
+
+    invocations: int  # per burst, over all shards
+    records: float  # per invocation, on average
+    busiest_shard_invocations: int  # per burst, on the shard with the most (run one after another)
+
+
+def batches(burst: int, shards: int, batch_size: int) -> Batches:
+    """A burst of `burst` records spread evenly over `shards`, each shard's share read `batch_size` at a time.
+
+    Each shard gets burst // shards records or one more; a share of r records takes ceil(r / batch_size)
+    invocations, one after another on its shard (a mapping invokes one batch per shard at a time).
+    """
+    if burst < 1 or shards < 1 or batch_size < 1:
+        raise ValueError("a burst, shards and a batch size are at least 1")
+    share, extra = divmod(burst, shards)
+    larger, smaller = math.ceil((share + 1) / batch_size), math.ceil(share / batch_size)
+    invocations = extra * larger + (shards - extra) * smaller
+    return Batches(invocations=invocations, records=burst / invocations,
+                   busiest_shard_invocations=larger if extra else smaller)
+
+
+def batching(design: DesignProfile, workload: Workload, deployment: Deployment) -> dict[str, Batches]:
+    """Each function's batches at `workload`: the process function's off the Kinesis stream, the trend
+    function's off the ticks table's stream (one item, so one stream record, per tick), each taken as
+    full as the burst allows up to its mapping's batch size."""
     return {
-        "process": records_per_invocation(rate, deployment.stream_shards, deployment.kinesis_polls_per_second,
-                                          design.process.batch_size),
-        "trend": records_per_invocation(rate, deployment.table_stream_shards,
-                                        deployment.table_stream_polls_per_second, design.trend.batch_size),
+        "process": batches(workload.symbols, deployment.stream_shards, design.process.batch_size),
+        "trend": batches(workload.symbols, deployment.table_stream_shards, design.trend.batch_size),
     }
+
+
+def billed_ms(function: FunctionProfile, records: float) -> int:
+    """Lambda bills duration by the millisecond, rounded up."""
+    return math.ceil(function.duration_ms.at(records))
+
+
+def busy_seconds(function: FunctionProfile, taken: Batches) -> float:
+    """How long a burst keeps the function busy: the busiest shard's invocations, one after another."""
+    return taken.busiest_shard_invocations * billed_ms(function, taken.records) / 1000
+
+
+def traces_per_burst(invocations: int, busy: float, workload: Workload, deployment: Deployment) -> float:
+    """Invocations active tracing records of one function in one burst.
+
+    The reservoir records the first invocation of each second, 5% of the rest are sampled. A burst's
+    invocations start within the seconds the function is busy with it (at least one, at most the
+    interval, after which the next burst starts).
+    """
+    seconds = min(workload.every_seconds, max(1.0, busy))
+    reservoir = min(float(invocations), deployment.xray_reservoir_per_second * seconds)
+    return reservoir + deployment.xray_rate * (invocations - reservoir)
 
 
 def monthly_usage(design: DesignProfile, workload: Workload, deployment: Deployment) -> dict[str, float]:
     """Each meter's quantity in a month."""
     usage: dict[str, float] = defaultdict(float)
-    ticks = workload.ticks
-    records = batching(design, workload, deployment)
+    ticks, bursts = workload.ticks, workload.bursts
+    taken = batching(design, workload, deployment)
     for name, function in (("process", design.process), ("trend", design.trend)):
-        k = records[name]
-        invocations = ticks / k
+        k = taken[name].records
+        invocations = bursts * taken[name].invocations
         usage["lambda.requests"] += invocations
-        # Lambda bills duration by the millisecond, rounded up.
-        billed_seconds = math.ceil(function.duration_ms.at(k)) / 1000
-        usage["lambda.gb_seconds"] += invocations * billed_seconds * function.memory_mb / 1024
+        usage["lambda.gb_seconds"] += invocations * billed_ms(function, k) / 1000 * function.memory_mb / 1024
         usage["logs.ingested_gb"] += invocations * function.log_bytes.at(k) / GB
         for meter, line in function.meters.items():
             usage[meter] += invocations * line.at(k)
         if deployment.active_tracing:
-            per_second = invocations / workload.seconds
-            sampled = min(per_second, deployment.xray_reservoir_per_second) + deployment.xray_rate * max(
-                0.0, per_second - deployment.xray_reservoir_per_second)
-            usage["xray.traces_recorded"] += sampled * workload.seconds
+            usage["xray.traces_recorded"] += bursts * traces_per_burst(
+                taken[name].invocations, busy_seconds(function, taken[name]), workload, deployment)
     for meter, per_tick in design.per_tick.items():
         usage[meter] += ticks * per_tick
-    # The stream: the same for both designs, the producer's records.
+    # The stream: the producer's records, the same for both designs.
     if deployment.kinesis_shards is None:
         rounded = max(1, math.ceil(design.record_bytes / KB)) * KB
         usage["kinesis.stream_hours"] += workload.hours_per_month
@@ -224,22 +289,28 @@ def monthly_cost(usage: Mapping[str, float]) -> dict[str, float]:
 
 
 def reference_design(measured: DesignProfile, long_window: int) -> DesignProfile:
-    """The reference design's one-write-per-tick pattern, priced on this design's measured ticks.
+    """The reference design's one-write-per-tick pattern with its own settings, on this design's measured ticks.
 
-    Per tick: one DynamoDB PutItem of the same item and one S3 PUT of it (its own object) in the
-    ingest function; one Query of the last `long_window` ticks in the trend function (eventually
-    consistent, the cheaper read). One invocation of each per batch, as here. Durations and log
-    bytes per invocation are taken equal to this design's measured ones (an assumption that
-    favours the reference: a PUT per tick makes its invocations longer), alerts the same.
+    ProcessStockData reads the stream in batches of at most 2 records (`REFERENCE_KINESIS_BATCH_SIZE`)
+    and pays, per tick, one DynamoDB PutItem of the same item (write units from its measured size)
+    and one S3 PUT of it (its own object, raw-data/SYMBOL/timestamp.json). The trend function reads
+    the table's stream (the AWS default batch size, `REFERENCE_TABLE_STREAM_BATCH_SIZE`) and pays one
+    Query of the last `long_window` ticks per tick (eventually consistent, the cheaper read). Both at
+    Lambda's default memory (`REFERENCE_MEMORY_MB`): the reference states none. Durations and log
+    bytes per invocation are this design's measured lines (fixed + per record), evaluated at the
+    reference's own batches: an assumption that favours the reference (a PUT per tick makes its
+    invocations longer). Alerts, stream records, stored items and archived bytes per tick the same.
     """
     query_units = 0.5 * max(1, math.ceil(long_window * measured.stored_item_bytes / READ_UNIT_BYTES))
-    process = replace(measured.process, meters={
-        "dynamodb.write_request_units": Linear(0.0, float(write_units(round(measured.stored_item_bytes)))),
-        "s3.put_requests": Linear(0.0, 1.0),
-    }, requests={"dynamodb PutItem": Linear(0.0, 1.0), "s3 PutObject": Linear(0.0, 1.0)})
-    trend = replace(measured.trend, meters={
-        "dynamodb.read_request_units": Linear(0.0, query_units),
-    }, requests={"dynamodb Query": Linear(0.0, 1.0)})
+    process = replace(measured.process, memory_mb=REFERENCE_MEMORY_MB, batch_size=REFERENCE_KINESIS_BATCH_SIZE,
+                      meters={
+                          "dynamodb.write_request_units": Linear(
+                              0.0, float(write_units(round(measured.stored_item_bytes)))),
+                          "s3.put_requests": Linear(0.0, 1.0),
+                      }, requests={"dynamodb PutItem": Linear(0.0, 1.0), "s3 PutObject": Linear(0.0, 1.0)})
+    trend = replace(measured.trend, memory_mb=REFERENCE_MEMORY_MB, batch_size=REFERENCE_TABLE_STREAM_BATCH_SIZE,
+                    meters={"dynamodb.read_request_units": Linear(0.0, query_units)},
+                    requests={"dynamodb Query": Linear(0.0, 1.0)})
     return replace(measured, name="reference (one write per tick)", process=process, trend=trend)
 
 
@@ -247,33 +318,40 @@ def requests_per_tick(function: FunctionProfile, records: float) -> float:
     return sum(line.per_tick(records) for line in function.requests.values())
 
 
-def compare(measured: DesignProfile, reference: DesignProfile, workload: Workload,
-            deployment: Deployment) -> dict:
-    """Both designs' monthly bill at `workload`, per service, JSON-ready."""
-    ours_usage = monthly_usage(measured, workload, deployment)
-    theirs_usage = monthly_usage(reference, workload, deployment)
-    ours, theirs = monthly_cost(ours_usage), monthly_cost(theirs_usage)
-    services = sorted(set(ours) | set(theirs))
-    records = batching(measured, workload, deployment)
-    total_ours, total_theirs = sum(ours.values()), sum(theirs.values())
+def compare(measured: DesignProfile, reference: DesignProfile, workload: Workload, ours: Deployment,
+            theirs: Deployment) -> dict:
+    """Both designs' monthly bill at `workload`, each as deployed (`ours`, `theirs`), per service, JSON-ready."""
+    designs = {"this_design": (measured, ours), "reference": (reference, theirs)}
+    usage = {key: monthly_usage(design, workload, deployment) for key, (design, deployment) in designs.items()}
+    bills = {key: monthly_cost(used) for key, used in usage.items()}
+    taken = {key: batching(design, workload, deployment) for key, (design, deployment) in designs.items()}
+    totals = {key: sum(bill.values()) for key, bill in bills.items()}
+    services = sorted(set(bills["this_design"]) | set(bills["reference"]))
+
+    def each(value) -> dict:
+        """`value(design, function profile, its batches)` per design and function."""
+        return {key: {role: value(design, getattr(design, role), taken[key][role]) for role in ("process", "trend")}
+                for key, (design, _) in designs.items()}
+
     return {
         "workload": {"symbols": workload.symbols, "every_seconds": workload.every_seconds,
                      "hours_per_month": workload.hours_per_month,
-                     "ticks_per_second": round(workload.ticks_per_second, 3), "ticks": round(workload.ticks)},
-        "deployment": asdict(deployment),
-        "records_per_invocation": {k: round(v, 2) for k, v in records.items()},
+                     "ticks_per_second": round(workload.ticks_per_second, 3), "ticks": round(workload.ticks),
+                     "bursts": round(workload.bursts)},
+        "designs": {key: design.name for key, (design, _) in designs.items()},
+        "deployment": {key: asdict(deployment) for key, (_, deployment) in designs.items()},
+        "batch_sizes": each(lambda d, f, b: f.batch_size),
+        "invocations_per_burst": each(lambda d, f, b: b.invocations),
+        "records_per_invocation": each(lambda d, f, b: round(b.records, 2)),
+        # The seconds one burst keeps each function busy on its busiest shard, at the durations billed.
+        "busy_seconds_per_burst": each(lambda d, f, b: round(busy_seconds(f, b), 2)),
         # The functions' requests per tick at those batches, alerts apart.
-        "requests_per_tick": {
-            design.name: {"process": round(requests_per_tick(design.process, records["process"]), 4),
-                          "trend": round(requests_per_tick(design.trend, records["trend"]), 4)}
-            for design in (measured, reference)},
-        "this_design": round(total_ours, 2),
-        "reference": round(total_theirs, 2),
-        "ratio": round(total_ours / total_theirs, 4) if total_theirs else None,
-        "per_service": {s: {"this_design": round(ours.get(s, 0.0), 2), "reference": round(theirs.get(s, 0.0), 2)}
-                        for s in services},
-        "usage": {"this_design": {m: round(q, 4) for m, q in ours_usage.items()},
-                  "reference": {m: round(q, 4) for m, q in theirs_usage.items()}},
+        "requests_per_tick": each(lambda d, f, b: round(requests_per_tick(f, b.records), 4)),
+        "this_design": round(totals["this_design"], 2),
+        "reference": round(totals["reference"], 2),
+        "ratio": round(totals["this_design"] / totals["reference"], 4) if totals["reference"] else None,
+        "per_service": {s: {key: round(bills[key].get(s, 0.0), 2) for key in designs} for s in services},
+        "usage": {key: {m: round(q, 4) for m, q in used.items()} for key, used in usage.items()},
         "prices": {"region": prices.REGION, "as_published": prices.AS_PUBLISHED, "taken": prices.TAKEN,
                    "how": prices.HOW,
                    "meters": {m: {k: v for k, v in p.items()} for m, p in prices.METERS.items()}},

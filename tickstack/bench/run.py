@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import socket
 import statistics
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,7 @@ class Measured:
     analysed_new_symbol: list[float] = field(default_factory=list)
     alerted: list[float] = field(default_factory=list)
     rss: dict[str, int] = field(default_factory=dict)
+    rss_at_peak: dict[str, int] = field(default_factory=dict)  # by process, at the pipeline's peak
     phases: dict[str, Window] = field(default_factory=dict)
     by_phase: dict[str, dict[str, profile.Phase]] = field(default_factory=dict)
 
@@ -281,6 +283,7 @@ def _measure(args, got: Measured, recording: Path, say: Callable[[str], None]) -
         say("crossing ticks")
         _crosses(args, got, sink, analysis)
     got.rss["pipeline_peak"] = memory.peak
+    got.rss_at_peak = memory.at_peak
 
     # Invocations per phase, from the functions' logs -----------------------------------------------
     sources = {name: role for role, name in names.items()} | {PRODUCER: PRODUCER}
@@ -363,19 +366,16 @@ def _results(args, got: Measured) -> dict:
         record_bytes=producer_tally.kinesis_bytes / max(producer_tally.kinesis_records, 1),
         stored_item_bytes=sizes.get(ticks_table, 0.0),
         archived_bytes=function_tally.s3_put_bytes / n)
-    deployment = got.deployment
     workload = cost.Workload(args.cost_symbols, args.cost_every, args.hours_per_month)
-    reference = cost.reference_design(design, windows.long)
-    bill = cost.compare(design, reference, workload, deployment)
-    bill["assumptions"] = cost_assumptions(design)
-    priced = bill["records_per_invocation"]
+    bill = price(design, windows.long, workload, got.deployment, cost.REFERENCE_DEPLOYMENT)
     bill["fit"] = {
         "records_per_invocation": {
             **{name: {role: round(measured[name][role].records_per_invocation, 2) for role in functions}
                for name in ("single", "rounds", "replay")},
-            "priced_workload": priced},
+            "priced_workload": bill["records_per_invocation"]["this_design"]},
         # Requests per tick but alerts as counted in the replay, where a batch holds runs of each symbol (at
-        # the priced workload each record is its symbol's only one in its batch: see requests_per_tick above).
+        # the priced workload a batch lies within one burst, where each symbol has one tick: see
+        # requests_per_tick above).
         "replay_requests_per_tick": {
             role: round(sum(count for name, count in replay_phase[role].tally.requests.items()
                             if name not in profile.ALERT_REQUESTS) / n, 4) for role in functions},
@@ -440,6 +440,7 @@ def _results(args, got: Measured) -> dict:
         "peak_rss_mb": round(got.rss["pipeline_peak"] / MB, 1),
         "peak_rss_mib": round(got.rss["pipeline_peak"] / MIB, 1),
         "rss_mb": {name: round(value / MB, 1) for name, value in got.rss.items()},
+        "rss_at_pipeline_peak_mb": {name: round(value / MB, 1) for name, value in sorted(got.rss_at_peak.items())},
         "alerts_expected": len(verification.backtest.alerts),
         "alerts_seen": len(verification.sent),
         "alerts_correct": verification.parity.identical,
@@ -453,12 +454,14 @@ def _results(args, got: Measured) -> dict:
 
 
 def _deployment(args, target, outputs, config) -> cost.Deployment:
-    shards = args.kinesis_shards
-    if shards is None:
+    """This design as deployed: the stream's mode and shards, PITR on the ticks table, tracing on both functions."""
+    if args.kinesis_shards is not None:
+        shards = args.kinesis_shards or None  # 0: on demand
+    else:
         summary = target.client("kinesis").describe_stream_summary(StreamName=outputs["stream_name"])
         summary = summary["StreamDescriptionSummary"]
-        if summary.get("StreamModeDetails", {}).get("StreamMode") == "PROVISIONED":
-            shards = summary.get("OpenShardCount")
+        provisioned = summary.get("StreamModeDetails", {}).get("StreamMode", "PROVISIONED") == "PROVISIONED"
+        shards = summary["OpenShardCount"] if provisioned else None
     try:
         backups = target.client("dynamodb").describe_continuous_backups(TableName=outputs["table_name"])
         pitr = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"][
@@ -469,26 +472,90 @@ def _deployment(args, target, outputs, config) -> cost.Deployment:
     return cost.Deployment(kinesis_shards=shards, point_in_time_recovery=pitr, active_tracing=tracing)
 
 
-def cost_assumptions(design: cost.DesignProfile) -> list[str]:
+def price(design: cost.DesignProfile, long_window: int, workload: cost.Workload, ours: cost.Deployment,
+          theirs: cost.Deployment) -> dict:
+    """Both designs' bill at `workload`, with the assumptions it rests on."""
+    reference = cost.reference_design(design, long_window)
+    bill = cost.compare(design, reference, workload, ours, theirs)
+    bill["assumptions"] = cost_assumptions(bill)
+    return bill
+
+
+def _stream(deployment: dict) -> str:
+    if deployment["kinesis_shards"] is None:
+        return f"an on-demand stream (the capacity of {deployment['on_demand_shards']} shards at first)"
+    shards = deployment["kinesis_shards"]
+    return f"a provisioned stream of {shards} shard{'s' if shards != 1 else ''}"
+
+
+def _taken(bill: dict, key: str, role: str) -> str:
+    n, k = bill["invocations_per_burst"][key][role], bill["records_per_invocation"][key][role]
+    return f"{n} invocation{'s' if n != 1 else ''} of {k:g} records"
+
+
+def cost_assumptions(bill: dict) -> list[str]:
+    """What the bill rests on, in words, with the numbers of this bill."""
+    w, deployed = bill["workload"], bill["deployment"]
+    ours, theirs = deployed["this_design"], deployed["reference"]
+    n, s = w["symbols"], w["every_seconds"]
+    per_shard = math.ceil(n / (ours["kinesis_shards"] or ours["on_demand_shards"]))
+    busy = bill["busy_seconds_per_burst"]["this_design"]
+
+    def on_off(flag: bool) -> str:
+        return "on" if flag else "off"
+
     return [
-        "Requests, items and bytes per invocation are counted in the functions on the emulator and fitted to "
-        "a fixed part per invocation plus a part per record, from single ticks and from rounds of one tick "
-        "per symbol; each record in those batches is its symbol's only one, as at N symbols every S seconds "
-        "with N much above the records per invocation.",
-        "Records per invocation on AWS: Kinesis polled once a second per shard (an on-demand stream starts "
-        "with 4 shards), the table's stream four times a second on 1 shard; at most the mapping's batch size.",
-        "Lambda duration: as measured on the emulator (MiniStack's REPORT lines), fitted the same way; the "
-        "reference design is given the same durations (in its favour). MiniStack sorts and filters a whole "
-        "partition for each Query, so a function querying symbols with thousands of ticks runs longer there "
-        "than it would on AWS.",
+        (f"Arrival: the workload is the poll producer's. Every {s:g} s it reads all {n} symbols and sends them "
+         "together (PutRecords of up to 500 records, none waiting over 0.2 s), so a burst of "
+         f"{n} records lands every {s:g} s. Partition keys are symbols, so a burst spreads evenly over the "
+         "stream's shards (hash skew ignored)."),
+        ("Batching: each shard's share of a burst is read in invocations of at most the mapping's batch size, "
+         "one after another on the shard: ceil(share / batch size) invocations per shard per burst. The trend "
+         "function reads the ticks table's stream (1 shard; one stream record per tick) the same way. The process "
+         "invocations of a burst write within about a second while the table stream is polled 4 times a second "
+         "and a trend invocation runs, so the model takes the trend batches as full as the burst allows, at most "
+         "the batch size. For the reference, whose batches of 2 spread a burst's writes over many small "
+         "invocations, this favours it (fewer, fuller trend invocations than it would get). Per burst: "
+         f"this design, process {_taken(bill, 'this_design', 'process')}, trend "
+         f"{_taken(bill, 'this_design', 'trend')}; the reference, process "
+         f"{_taken(bill, 'reference', 'process')}, trend {_taken(bill, 'reference', 'trend')}."),
+        (f"This design as deployed: {_stream(ours)}, point-in-time recovery {on_off(ours['point_in_time_recovery'])}, "
+         f"active tracing {on_off(ours['active_tracing'])}; its mappings' batch sizes as deployed "
+         f"({bill['batch_sizes']['this_design']['process']} Kinesis, {bill['batch_sizes']['this_design']['trend']} "
+         f"table stream). A burst puts {per_shard} records on a shard, against a shard's 1,000 records/s."),
+        (f"The reference as documented: {_stream(theirs)} (ON_DEMAND; it bills stream-hours and data, not "
+         "shards, and its diagram's '1 shard' would change its batches of 2 by under one invocation per shard per "
+         "burst); ProcessStockData's mapping batch size 2 (its 'triggers every 60 seconds', a batching window, "
+         "holds back no full batch, and a burst fills batches of 2 at once); one DynamoDB PutItem (write units from the measured item size) and one S3 PUT "
+         "(raw-data/SYMBOL/timestamp.json) per tick; in the trend function one Query of the last long-window ticks "
+         "per tick, eventually consistent. It sets neither point-in-time recovery nor active tracing, so neither is "
+         "billed to it. Undocumented settings at the AWS defaults: the table-stream mapping's batch size "
+         f"{cost.REFERENCE_TABLE_STREAM_BATCH_SIZE}, {cost.REFERENCE_MEMORY_MB} MB of memory per function (this "
+         "design's durations were measured at its own memory: in the reference's favour)."),
+        ("Requests, items and bytes per invocation are counted in the functions on the emulator and fitted to "
+         "a fixed part per invocation plus a part per record, from single ticks and from rounds of one tick "
+         "per symbol; each record in those batches is its symbol's only one, as in a batch within one burst."),
+        ("Lambda duration: as measured on the emulator (MiniStack's REPORT lines), fitted the same way, billed by "
+         "the millisecond rounded up at each design's own records per invocation. The reference is given this "
+         "design's durations and log bytes per invocation (fixed + per record) at its own batches, which favours "
+         "it: its PutItem and S3 PUT per tick would make its invocations longer. MiniStack sorts and filters a "
+         "whole partition for each Query, so a function querying symbols with thousands of ticks runs longer "
+         "there than it would on AWS."),
         "Log bytes: as the emulator's log groups hold them, plus 26 bytes per event.",
         "Alerts: publishes per tick at the rate of the replay of real prices, each delivered to the audit queue.",
-        "DynamoDB reads billed on full item sizes (measured written sizes), 4 KB per unit, strong consistency "
-        "as the functions ask; the reference design's Query reads the last long-window ticks, eventually consistent.",
-        "Storage: a month of ticks held a whole month (table with PITR, and archive); nothing expires.",
-        "X-Ray: active tracing records the first invocation each second and 5% of the rest, per function.",
-        "Free tiers ignored; alarms, dashboard, custom metrics, KMS requests and log storage left out (the "
-        "same for both designs).",
+        ("DynamoDB reads billed on full item sizes (measured written sizes), 4 KB per unit, strong consistency "
+         "as the functions ask; the reference's Query reads the last long-window ticks, eventually consistent."),
+        ("Kinesis: on demand, stream-hours plus GB in and GB out (one consumer), each record rounded up to 1 KB; "
+         "provisioned, shard-hours plus one 25 KB PUT payload unit per record."),
+        ("Storage: a month of ticks held a whole month (table, its continuous backups where PITR is on, and the "
+         "archive); nothing expires."),
+        ("X-Ray (where active tracing is on): Lambda records the first invocation each second and 5% of the rest, "
+         "per function. A burst's invocations of one function start within the seconds it keeps the function busy "
+         "(its busiest shard's invocations one after another, at the durations billed; at least 1 s, at most the "
+         "interval), so per burst: min(invocations, reservoir x those seconds) + 5% of the rest. This design, "
+         f"busy per burst: process {busy['process']:g} s, trend {busy['trend']:g} s."),
+        ("Free tiers ignored; alarms, dashboard, custom metrics, KMS requests and log storage left out (the "
+         "same for both designs)."),
     ]
 
 
@@ -536,6 +603,8 @@ def print_results(results: dict) -> None:
         ("peak RSS, emulator + workers", f"{results['peak_rss_mb']} MB ({results['peak_rss_mib']} MiB)"),
         ("RSS deployed / ceiling peak / pipeline start", " / ".join(
             f"{results['rss_mb'][k]}" for k in ("deployed", "ceiling_peak", "pipeline_start")) + " MB"),
+        ("at the peak, by process", ", ".join(
+            f"{name} {mb}" for name, mb in results.get("rss_at_pipeline_peak_mb", {}).items()) + " MB"),
         ("alerts expected / seen / identical", f"{results['alerts_expected']} / {results['alerts_seen']} / "
                                                f"{results['alerts_correct']}"),
         ("backtest of the same recording", f"{results.get('backtest_ticks_per_s', '-'):,} ticks/s"),
@@ -561,7 +630,7 @@ def print_results(results: dict) -> None:
 
 
 def print_cost(bill: dict) -> None:
-    w = bill["workload"]
+    w, designs = bill["workload"], ("this_design", "reference")
     table = Table(title=f"monthly AWS cost, us-east-1 list prices as published on {bill['prices']['as_published']}: "
                         f"{w['symbols']} symbols every {w['every_seconds']:g} s ({w['ticks_per_second']} ticks/s, "
                         f"{w['hours_per_month']:g} h)", title_justify="left")
@@ -569,14 +638,24 @@ def print_cost(bill: dict) -> None:
     table.add_column("this design", justify="right")
     table.add_column("reference (one write per tick)", justify="right")
     for service, both in bill["per_service"].items():
-        table.add_row(service, f"${both['this_design']:,.2f}", f"${both['reference']:,.2f}")
-    table.add_row("total", f"${bill['this_design']:,.2f}", f"${bill['reference']:,.2f}")
+        table.add_row(service, *(f"${both[key]:,.2f}" for key in designs))
+    table.add_row("total", *(f"${bill[key]:,.2f}" for key in designs))
     console.print(table)
-    records = ", ".join(f"{role} {k}" for role, k in bill["records_per_invocation"].items())
-    console.print(f"this design / reference = {bill['ratio']}; records per invocation at this rate: {records}")
-    for name, per_role in bill["requests_per_tick"].items():
-        console.print(f"  {name}: requests per tick at this rate (alerts apart): "
-                      + ", ".join(f"{role} {value}" for role, value in per_role.items()))
+    console.print(f"this design / reference = {bill['ratio']}")
+    names = {"this_design": "this design", "reference": "reference"}
+    for key in designs:
+        deployed = bill["deployment"][key]
+        pitr, tracing = (("on" if deployed[flag] else "off") for flag in ("point_in_time_recovery", "active_tracing"))
+        console.print(f"  {names[key]}: {_stream(deployed)}, PITR {pitr}, tracing {tracing}; per burst "
+                      + ", ".join(f"{role} {_taken(bill, key, role)} (batch size {bill['batch_sizes'][key][role]})"
+                                  for role in ("process", "trend"))
+                      + "; requests per tick (alerts apart) "
+                      + ", ".join(f"{role} {value}" for role, value in bill["requests_per_tick"][key].items()))
+        for role, busy in bill["busy_seconds_per_burst"][key].items():
+            if busy > w["every_seconds"]:
+                console.print(f"  [yellow]{names[key]}: a burst keeps the {role} function busy {busy:g} s at the "
+                              f"measured durations, longer than the {w['every_seconds']:g} s interval: it would "
+                              "fall behind[/yellow]")
 
 
 def _ms(summary: dict) -> str:
@@ -599,7 +678,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cost-every", type=float, default=30.0, help="S: seconds between a symbol's ticks")
     p.add_argument("--hours-per-month", type=float, default=cost.HOURS_PER_MONTH)
     p.add_argument("--kinesis-shards", type=int, default=None,
-                   help="price a provisioned stream of this many shards (default: as deployed, on demand)")
+                   help="price this design on a provisioned stream of this many shards, 0 for on demand "
+                        "(default: as deployed; with --cost-only, as saved)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     p.add_argument("--cost-only", action="store_true",
                    help="no run: price the workload again from the cost profile in --out")
@@ -607,17 +687,22 @@ def parser() -> argparse.ArgumentParser:
 
 
 def cost_only(args: argparse.Namespace) -> dict:
-    """The bill at another workload, from a results file's measured profile."""
+    """The bill at another workload, from a results file's measured profile and both designs' deployments."""
     results = json.loads(args.out.read_text())
-    design = cost.DesignProfile.from_dict(results["cost_profile"])
-    saved = results["monthly_cost_usd"]
-    deployment = cost.Deployment(**saved["deployment"])
+    try:
+        design = cost.DesignProfile.from_dict(results["cost_profile"])
+        long_window = results["sma_windows"]["long"]
+        saved = results["monthly_cost_usd"]["deployment"]
+    except KeyError as missing:
+        raise SystemExit(f"{args.out}: no {missing} to price from; run `make bench` first") from None
+    if "this_design" in saved:
+        ours, theirs = (cost.Deployment.from_dict(saved[key]) for key in ("this_design", "reference"))
+    else:  # an older file: one deployment, this design's; the reference as documented
+        ours, theirs = cost.Deployment.from_dict(saved), cost.REFERENCE_DEPLOYMENT
     if args.kinesis_shards is not None:
-        deployment = cost.Deployment(**{**saved["deployment"], "kinesis_shards": args.kinesis_shards})
+        ours = replace(ours, kinesis_shards=args.kinesis_shards or None)
     workload = cost.Workload(args.cost_symbols, args.cost_every, args.hours_per_month)
-    bill = cost.compare(design, cost.reference_design(design, results["sma_windows"]["long"]), workload, deployment)
-    bill["assumptions"] = saved.get("assumptions", [])
-    return bill
+    return price(design, long_window, workload, ours, theirs)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
