@@ -39,6 +39,26 @@ def test_the_working_directory_links_every_tf_file_and_adds_only_a_backend(setti
     assert 'backend "local" {}' in (root / "backend.tf").read_text()
 
 
+def test_the_working_directory_starts_from_the_committed_provider_lock(settings):
+    terraform = MiniStack(settings).terraform()
+    committed = (TERRAFORM_DIR / ".terraform.lock.hcl").read_text()
+
+    root = terraform.prepare_working_dir()
+    assert (root / ".terraform.lock.hcl").read_text() == committed
+    assert not (root / ".terraform.lock.hcl").is_symlink()
+
+    # The checksums terraform init adds for the platform it runs on stay
+    grown = committed.replace("hashes = [", 'hashes = [\n    "h1:darwinarm64checksumaddedbyinit=",')
+    (root / ".terraform.lock.hcl").write_text(grown)
+    terraform.prepare_working_dir()
+    assert (root / ".terraform.lock.hcl").read_text() == grown
+
+    # A lock pinning another version gives way to the committed one
+    (root / ".terraform.lock.hcl").write_text(committed.replace('version     = "5.100.0"', 'version     = "5.99.0"'))
+    terraform.prepare_working_dir()
+    assert (root / ".terraform.lock.hcl").read_text() == committed
+
+
 def test_stale_and_foreign_tf_files_are_removed(settings):
     terraform = MiniStack(settings).terraform()
     root = terraform.prepare_working_dir()

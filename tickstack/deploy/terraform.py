@@ -25,6 +25,8 @@ TERRAFORM_DIR = PROJECT_ROOT / "terraform"
 # Where this machine keeps providers for offline init; elsewhere init uses the registry.
 DEFAULT_PLUGIN_DIR = Path("/opt/tf-plugins")
 GENERATED_BACKEND = "backend.tf"
+LOCK_FILE = ".terraform.lock.hcl"
+_PINNED = re.compile(r'provider\s+"([^"]+)"\s*\{\s*version\s*=\s*"([^"]+)"')
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 _BACKEND_BLOCK = """\
@@ -115,12 +117,29 @@ class Terraform:
             link = root / name
             if not link.is_symlink():
                 link.symlink_to(source)
+        self._seed_lock(root)
         reason = "state on S3 for a team" if self.backend_kind == "s3" else f"local state for {self.label}"
         backend_tf = root / GENERATED_BACKEND
         text = _BACKEND_BLOCK.format(kind=self.backend_kind, reason=reason)
         if not backend_tf.exists() or backend_tf.read_text() != text:
             backend_tf.write_text(text)
         return root
+
+    @staticmethod
+    def _seed_lock(root: Path) -> None:
+        """Give the working directory terraform/'s lock file, unless it has one pinning the same versions.
+
+        A copy, not a link: `terraform init` adds the checksums of the platform it runs on to the
+        working lock (on a Mac, its darwin h1:), and those stay there; the committed lock changes
+        only on purpose (`make lock-terraform`), and a working lock pinning other versions is
+        replaced by it.
+        """
+        committed, working = TERRAFORM_DIR / LOCK_FILE, root / LOCK_FILE
+        if not committed.is_file():
+            return
+        if working.is_file() and _PINNED.findall(working.read_text()) == _PINNED.findall(committed.read_text()):
+            return
+        shutil.copyfile(committed, working)
 
     def run(self, *args: str, capture: bool = False, ok_codes: tuple[int, ...] = (0,)) -> str:
         return self._run(list(args), capture=capture, ok_codes=ok_codes)[1]
