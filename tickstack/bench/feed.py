@@ -18,10 +18,8 @@ from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
-from stock_pipeline.contract import TickItem
-from stock_pipeline.ticks import enrich, parse_tick
 from tickstack.ops import sample_data
-from tickstack.ops.backtest import RecordingTable, analyse, stored_number
+from tickstack.ops.backtest import RecordingTable, analyse, recorded_price
 from tickstack.targets import Target
 
 
@@ -109,7 +107,5 @@ def crosses(ticks: Sequence[dict], short_window: int, long_window: int) -> list[
     """The alerts the functions' own code makes of `ticks` (the backtest's analysis)."""
     table = RecordingTable()
     for t in ticks:
-        item = enrich(parse_tick(json.dumps(t)))
-        points = table.prices.setdefault(item[TickItem.SYMBOL], {})
-        points[item[TickItem.TIMESTAMP]] = stored_number(item[TickItem.PRICE])
+        table.put(*recorded_price(json.dumps(t).encode()))
     return analyse(table, short_window, long_window).alerts

@@ -40,6 +40,7 @@ __all__ = [
     "analyse",
     "backtest",
     "load_recording",
+    "recorded_price",
     "stored_number",
 ]
 
@@ -71,6 +72,24 @@ class RecordingTable:
     def stored(self) -> int:
         """Items in the table."""
         return sum(len(points) for points in self.prices.values())
+
+    def put(self, symbol: str, timestamp: str, price: Decimal) -> None:
+        """Store one tick's price as its item would be: a later line of the same key overwrites it."""
+        points = self.prices.get(symbol)
+        if points is None:
+            points = self.prices[symbol] = {}
+        if timestamp in points:
+            self.overwritten += 1
+        points[timestamp] = price
+
+
+def recorded_price(data: bytes) -> tuple[str, str, Decimal]:
+    """A stripped recorded line's (symbol, timestamp, stored price), as ProcessStockData stores it.
+
+    Raises InvalidTick for a line it would quarantine.
+    """
+    item = enrich(parse_tick(data))
+    return item[TickItem.SYMBOL], item[TickItem.TIMESTAMP], stored_number(item[TickItem.PRICE])
 
 
 @dataclass
@@ -108,9 +127,6 @@ def stored_number(value: Decimal) -> Decimal:
 def load_recording(paths: Iterable[str | PathLike[str]], table: RecordingTable | None = None) -> RecordingTable:
     """Ingest recorded lines as ProcessStockData would, into `table` (a new one by default)."""
     table = table or RecordingTable()
-    prices = table.prices
-    rejected = table.rejected
-    lines = overwritten = 0
     for path in paths:
         source = str(path)
         with open(path, "rb") as fh:
@@ -119,23 +135,11 @@ def load_recording(paths: Iterable[str | PathLike[str]], table: RecordingTable |
                 data = raw.strip()
                 if not data:
                     continue
-                lines += 1
+                table.lines += 1
                 try:
-                    tick = parse_tick(data)
+                    table.put(*recorded_price(data))
                 except InvalidTick as exc:
-                    rejected.append(RejectedLine(source, line_number, exc.reason))
-                    continue
-                item = enrich(tick)
-                symbol = item[TickItem.SYMBOL]
-                points = prices.get(symbol)
-                if points is None:
-                    points = prices[symbol] = {}
-                timestamp = item[TickItem.TIMESTAMP]
-                if timestamp in points:
-                    overwritten += 1
-                points[timestamp] = stored_number(item[TickItem.PRICE])
-    table.lines += lines
-    table.overwritten += overwritten
+                    table.rejected.append(RejectedLine(source, line_number, exc.reason))
     return table
 
 

@@ -30,16 +30,22 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from stock_pipeline.contract import DEFAULT_LONG_WINDOW, DEFAULT_SHORT_WINDOW, TickItem
-from stock_pipeline.ticks import InvalidTick, enrich, parse_tick
+from stock_pipeline.contract import DEFAULT_LONG_WINDOW, DEFAULT_SHORT_WINDOW
+from stock_pipeline.ticks import InvalidTick
 from stock_pipeline.trend import check_windows
 from tickstack.ops.alerts import ALERT_FIELDS, read_alerts
-from tickstack.ops.backtest import BacktestResult, RecordingTable, RejectedLine, analyse, backtest, stored_number
+from tickstack.ops.backtest import (
+    BacktestResult,
+    RecordingTable,
+    RejectedLine,
+    analyse,
+    backtest,
+    recorded_price,
+)
 from tickstack.targets import Target
 
 __all__ = [
@@ -175,11 +181,11 @@ class _Share:
 def _run_share(files: Sequence[tuple[str, list[bytes]]], owner: Mapping[str, int], me: int,
                short_window: int, long_window: int) -> _Share:
     """Load the lines routed to worker `me` as `load_recording` loads a file, then `analyse` them."""
-    prices: dict[str, dict[str, Decimal]] = {}
+    table = RecordingTable()
     rejected: list[tuple[int, RejectedLine]] = []
     routes: dict[bytes | None, int] = {}
     search = _SYMBOL_HINT.search
-    lines = overwritten = misrouted = 0
+    misrouted = 0
     for file_index, (source, file_lines) in enumerate(files):
         for line_number, raw in enumerate(file_lines, start=1):
             # Routed before anything else is done with it (a blank line goes to worker 0, which skips it).
@@ -197,27 +203,18 @@ def _run_share(files: Sequence[tuple[str, list[bytes]]], owner: Mapping[str, int
             data = raw.strip()
             if not data:
                 continue
-            lines += 1
+            table.lines += 1
             try:
-                tick = parse_tick(data)
+                symbol, timestamp, price = recorded_price(data)
             except InvalidTick as exc:
                 rejected.append((file_index, RejectedLine(source, line_number, exc.reason)))
                 continue
-            item = enrich(tick)
-            symbol = item[TickItem.SYMBOL]
             if owner.get(symbol, 0) != me:
                 misrouted += 1
                 continue
-            points = prices.get(symbol)
-            if points is None:
-                points = prices[symbol] = {}
-            timestamp = item[TickItem.TIMESTAMP]
-            if timestamp in points:
-                overwritten += 1
-            points[timestamp] = stored_number(item[TickItem.PRICE])
-    table = RecordingTable(prices=prices, lines=lines, overwritten=overwritten)
+            table.put(symbol, timestamp, price)
     result = analyse(table, short_window, long_window)
-    return _Share(result.alerts, result.symbols, lines, result.stored, overwritten, rejected, misrouted)
+    return _Share(result.alerts, result.symbols, table.lines, result.stored, table.overwritten, rejected, misrouted)
 
 
 def _merged(shares: Sequence[_Share], short_window: int, long_window: int) -> BacktestResult:
