@@ -1,11 +1,11 @@
 """Wake the trend analysis of every stored symbol, for a stack whose stream records were lost.
 
-The trend function analyses a symbol when a stream record names it, reading everything newer
-than the symbol's watermark from the table. An emulator restored from saved state keeps its
-tables but not the stream records that were still in flight, and a tick written again with
-identical values emits no record. So after such a restart every symbol with stored ticks is
-named once, in one invocation of the trend function with the shape of a stream batch; symbols
-already up to date analyse nothing.
+The trend function analyses a symbol when a stream record names it; a record that carries no
+image, as these do not, makes it read everything newer than the symbol's watermark from the
+table. An emulator restored from saved state keeps its tables but not the stream records that
+were still in flight, and a tick written again with identical values emits no record. So after
+such a restart every symbol with stored ticks is named once, in one invocation of the trend
+function with the shape of a stream batch; symbols already up to date analyse nothing.
 """
 
 from __future__ import annotations
