@@ -132,7 +132,7 @@ data "aws_iam_policy_document" "trend" {
   statement {
     sid       = "KeepTrendState"
     effect    = "Allow"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+    actions   = ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem"]
     resources = [aws_dynamodb_table.trend_state.arn]
   }
 

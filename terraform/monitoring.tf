@@ -62,11 +62,11 @@ locals {
       title = "DynamoDB successful request latency (ms)"
       stat  = "Average"
       # The requests each tick costs: ProcessStockData's batch writes of ticks, and the trend
-      # function's read and conditional write of a symbol's state once per batch.
+      # function's read of a batch's states and its conditional write of each.
       metrics = [
         for table_and_operation in [
           [aws_dynamodb_table.ticks.name, "BatchWriteItem"],
-          [aws_dynamodb_table.trend_state.name, "GetItem"],
+          [aws_dynamodb_table.trend_state.name, "BatchGetItem"],
           [aws_dynamodb_table.trend_state.name, "PutItem"],
         ] :
         ["AWS/DynamoDB", "SuccessfulRequestLatency", "TableName", table_and_operation[0], "Operation", table_and_operation[1]]

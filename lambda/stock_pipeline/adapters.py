@@ -58,6 +58,7 @@ def _tick_key(item: Mapping[str, Any]) -> tuple[str, str]:
 
 # The most put requests one BatchWriteItem may carry.
 BATCH_WRITE_LIMIT = 25
+BATCH_GET_LIMIT = 100
 
 
 class _Adapter:
@@ -183,8 +184,9 @@ class DynamoDBTrendStateStore(_Adapter):
 
     service = "dynamodb"
 
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None, backoff: Backoff = Backoff()) -> None:
         self.table_name = table_name
+        self.backoff = backoff
         self._client = client
 
     def get(self, symbol: str) -> StoredTrendState | None:
@@ -194,6 +196,31 @@ class DynamoDBTrendStateStore(_Adapter):
         if "Item" not in response:
             return None
         return state_from_item(_deserialize(response["Item"]))
+
+    def get_many(self, symbols: Sequence[str]) -> dict[str, StoredTrendState | None]:
+        """BatchGetItem, BATCH_GET_LIMIT keys a request, strongly consistent as `get`. Keys left
+        unprocessed are retried with backoff; those still unprocessed are left out, for `get`."""
+        found: dict[str, StoredTrendState | None] = {}
+        wanted = list(dict.fromkeys(symbols))
+        for start in range(0, len(wanted), BATCH_GET_LIMIT):
+            keys = [{TREND_STATE_PARTITION_KEY: {"S": symbol}} for symbol in wanted[start : start + BATCH_GET_LIMIT]]
+            for attempt in range(self.backoff.retries + 1):
+                if attempt:
+                    self.backoff.wait(attempt)
+                response = self.client.batch_get_item(
+                    RequestItems={self.table_name: {"Keys": keys, "ConsistentRead": True}}
+                )
+                unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
+                left = {key[TREND_STATE_PARTITION_KEY]["S"] for key in unprocessed}
+                found.update((key[TREND_STATE_PARTITION_KEY]["S"], None) for key in keys
+                             if key[TREND_STATE_PARTITION_KEY]["S"] not in left)
+                for raw in response.get("Responses", {}).get(self.table_name, []):
+                    item = _deserialize(raw)
+                    found[item[TREND_STATE_PARTITION_KEY]] = state_from_item(item)
+                keys = unprocessed
+                if not keys:
+                    break
+        return found
 
     def save(self, symbol: str, state: StoredTrendState, expected_version: int) -> None:
         item = state_to_item(symbol, state, updated_at=datetime.now(timezone.utc).strftime(TIMESTAMP_FORMAT))

@@ -142,6 +142,18 @@ class TrendCatchUp:
         self._chunk_size = chunk_size
         self._clock = clock
         self._stalled_after = stalled_after
+        # States read ahead for a whole batch (prefetch), each used once, by its symbol's first attempt.
+        self._read_ahead: dict[str, StoredTrendState | None] = {}
+
+    def prefetch(self, symbols: Sequence[str]) -> None:
+        """Read the states of `symbols` ahead, in as few requests as the store takes (one per 100 on
+        DynamoDB, where each run would make its own). A symbol the store did not answer for, or a
+        read that failed, leaves its run to read its own state, as it would without this."""
+        try:
+            self._read_ahead = self._states.get_many(symbols)
+        except Exception as exc:  # noqa: BLE001 - each run then reads its own state and fails on its own
+            self._read_ahead = {}
+            self._log.warning("trend states not read ahead; each symbol reads its own", extra={"error": str(exc)})
 
     def run(self, symbol: str, arrivals: Sequence[Arrival] = (), images: StreamImages | None = None) -> CatchUpReport:
         """Catch `symbol` up; `arrivals` are the stream records that woke it, to find the late ones.
@@ -178,7 +190,10 @@ class TrendCatchUp:
         published: set[str],
         first: bool,
     ) -> None:
-        stored = self._states.get(symbol) or StoredTrendState()
+        if first and symbol in self._read_ahead:
+            stored = self._read_ahead.pop(symbol) or StoredTrendState()
+        else:
+            stored = self._states.get(symbol) or StoredTrendState()
         if first:
             report.started_after = stored.trend.last_timestamp
             candidates.extend(late_candidates(arrivals, stored.trend.last_timestamp, stored.watch.read_at))

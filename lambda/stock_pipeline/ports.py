@@ -59,6 +59,13 @@ class Archive(Protocol):
 class TrendStateStore(Protocol):
     def get(self, symbol: str) -> StoredTrendState | None: ...
 
+    def get_many(self, symbols: Sequence[str]) -> dict[str, StoredTrendState | None]:
+        """The states of `symbols` as `get` reads them (None: no item), in as few requests as the store takes.
+
+        A symbol the store did not answer for is left out: its caller reads it with `get`.
+        """
+        ...
+
     def save(self, symbol: str, state: StoredTrendState, expected_version: int) -> None:
         """Write `state` only if the stored version is still `expected_version`, else raise StaleState.
 

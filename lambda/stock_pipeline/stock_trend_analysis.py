@@ -102,5 +102,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         stalled_after=deps.stalled_after,
     )
     # One trace subsegment per symbol caught up: the table reads, state writes and publishes.
-    batch = TrendBatch(catch_up=tracer.capture_method(catch_up.run, capture_response=False), logger=logger)
+    batch = TrendBatch(catch_up=tracer.capture_method(catch_up.run, capture_response=False), logger=logger,
+                       prefetch=catch_up.prefetch)
     return batch.process(event, processor, context)

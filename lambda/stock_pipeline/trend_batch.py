@@ -39,9 +39,12 @@ class SymbolFailed(RuntimeError):
 
 
 class TrendBatch:
-    def __init__(self, catch_up: CatchUp, logger: Any) -> None:
-        """`catch_up` brings one symbol up to date (TrendCatchUp.run); `logger` takes extra=."""
+    def __init__(self, catch_up: CatchUp, logger: Any,
+                 prefetch: Callable[[Sequence[str]], None] = lambda symbols: None) -> None:
+        """`catch_up` brings one symbol up to date (TrendCatchUp.run), `prefetch` reads the states of a
+        batch's symbols ahead (TrendCatchUp.prefetch); `logger` takes extra=."""
         self._catch_up = catch_up
+        self._prefetch = prefetch
         self._log = logger
         self.reports: dict[str, CatchUpReport] = {}
         self.failed: set[str] = set()
@@ -53,6 +56,7 @@ class TrendBatch:
         """The partial batch response: the records of every symbol whose catch-up failed."""
         self._log.info("batch received", extra={"records": len(event.get("Records", []))})
         self.arrivals, self.images = read_batch(event.get("Records", []))
+        self._prefetch(list(self.arrivals))
         try:
             return process_partial_response(
                 event=event, record_handler=self.record_handler, processor=processor, context=context

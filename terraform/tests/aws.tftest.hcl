@@ -139,7 +139,7 @@ run "aws_dev" {
       }
       KeepTrendState = {
         effect    = "Allow"
-        actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+        actions   = ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem"]
         resources = ["arn:aws:dynamodb:eu-west-1:123456789012:table/trend-state"]
       }
       PublishAlerts = {

@@ -82,8 +82,18 @@ class InMemoryTrendStateStore:
     # writer in between another writer's read and its write.
     before_next_save: Callable[[], None] | None = None
 
+    # Symbols get_many leaves out, as DynamoDB may leave keys unprocessed.
+    unanswered: set[str] = field(default_factory=set)
+    gets: list[str] = field(default_factory=list)  # the symbol of each get
+    many_gets: list[tuple[str, ...]] = field(default_factory=list)  # the symbols of each get_many
+
     def get(self, symbol: str) -> StoredTrendState | None:
+        self.gets.append(symbol)
         return self.states.get(symbol)
+
+    def get_many(self, symbols: Sequence[str]) -> dict[str, StoredTrendState | None]:
+        self.many_gets.append(tuple(symbols))
+        return {symbol: self.states.get(symbol) for symbol in symbols if symbol not in self.unanswered}
 
     def save(self, symbol: str, state: StoredTrendState, expected_version: int) -> None:
         hook, self.before_next_save = self.before_next_save, None

@@ -258,6 +258,44 @@ def test_state_is_read_consistently(dynamodb: tuple[Any, Stubber]) -> None:
     assert store.get("AAPL") is None
 
 
+def batch_get(symbols: list[str]) -> dict[str, Any]:
+    return {"RequestItems": {"state": {"Keys": [{"symbol": {"S": s}} for s in symbols], "ConsistentRead": True}}}
+
+
+def test_states_are_read_many_at_once_consistently_and_an_absent_one_is_none(dynamodb: tuple[Any, Stubber]) -> None:
+    ddb, stubber = dynamodb
+    symbols = [f"S{n:03}" for n in range(150)]
+    aapl = serialized_state()
+    stubber.add_response("batch_get_item", {"Responses": {"state": [aapl]}}, batch_get(["AAPL", *symbols[:99]]))
+    stubber.add_response("batch_get_item", {"Responses": {"state": []}}, batch_get(symbols[99:]))
+
+    states = DynamoDBTrendStateStore("state", client=ddb).get_many(["AAPL", *symbols, "AAPL"])
+
+    # 100 keys a request, each symbol once; a state read as `get` reads it, None for no item
+    assert states == {"AAPL": STATE} | {s: None for s in symbols}
+
+
+def test_keys_left_unprocessed_are_retried_and_those_that_stay_so_are_left_out(dynamodb: tuple[Any, Stubber]) -> None:
+    # GIVEN DynamoDB answers for AAPL at once, for MSFT on the retry, and never for IBM
+    ddb, stubber = dynamodb
+    left = {"state": {"Keys": [{"symbol": {"S": "MSFT"}}, {"symbol": {"S": "IBM"}}], "ConsistentRead": True}}
+    stubber.add_response("batch_get_item", {"Responses": {"state": [serialized_state()]}, "UnprocessedKeys": left},
+                         batch_get(["AAPL", "MSFT", "IBM"]))
+    stubber.add_response("batch_get_item", {"Responses": {"state": []},
+                                            "UnprocessedKeys": {"state": {"Keys": [{"symbol": {"S": "IBM"}}]}}},
+                         batch_get(["MSFT", "IBM"]))
+    stubber.add_response("batch_get_item", {"UnprocessedKeys": {"state": {"Keys": [{"symbol": {"S": "IBM"}}]}}},
+                         batch_get(["IBM"]))
+    waits = Waits()
+
+    states = DynamoDBTrendStateStore("state", client=ddb, backoff=waits.backoff(retries=2)).get_many(
+        ["AAPL", "MSFT", "IBM"])
+
+    # THEN IBM is left for its own read, after bounded waits
+    assert states == {"AAPL": STATE, "MSFT": None}
+    assert waits == [0.05, 0.1]
+
+
 def test_a_pending_cross_saved_under_the_old_sma5_sma20_names_is_still_read(dynamodb: tuple[Any, Stubber]) -> None:
     # GIVEN a state item written before the averages were renamed, with an alert still pending
     ddb, stubber = dynamodb

@@ -195,6 +195,62 @@ def test_a_tick_written_after_the_batch_that_passed_it_is_counted_late(world: Wo
     assert world.counts["LateTicks"] == 1
 
 
+def test_states_read_ahead_for_a_batch_spare_each_symbol_its_own_read(world: World) -> None:
+    world.add_ticks(GOLDEN_AT_23[:10])
+    world.add_ticks(GOLDEN_AT_23[:10], symbol="MSFT")
+    for symbol in ("AAPL", "MSFT"):
+        world.catch_up().run(symbol)
+    world.add_ticks(GOLDEN_AT_23[10:], start=10)
+    world.states.gets.clear()
+
+    catch_up = world.catch_up()
+    catch_up.prefetch(["AAPL", "MSFT"])
+    catch_up.run("AAPL", images=world.images(10, len(GOLDEN_AT_23)))
+    catch_up.run("MSFT", images=StreamImages(()))
+
+    assert world.states.many_gets == [("AAPL", "MSFT")] and world.states.gets == []
+    assert world.alerts() == [(minute(23), GOLDEN_CROSS)]
+
+
+def test_a_state_read_ahead_that_another_writer_moved_on_is_read_again(world: World) -> None:
+    # GIVEN AAPL's state read ahead at minute 9, then moved to minute 23 (and its cross alerted) by another run
+    world.add_ticks(GOLDEN_AT_23[:10])
+    world.catch_up().run("AAPL")
+    catch_up = world.catch_up()
+    catch_up.prefetch(["AAPL"])
+    world.add_ticks(GOLDEN_AT_23[10:], start=10)
+    world.catch_up().run("AAPL", images=world.images(10, len(GOLDEN_AT_23)))
+
+    # WHEN the batch that read it ahead runs with the same ticks
+    report = catch_up.run("AAPL", images=world.images(10, len(GOLDEN_AT_23)))
+
+    # THEN its write loses, it reads the state again, and nothing is analysed or alerted twice
+    assert report.lost_races == 1 and report.analysed == 0
+    assert world.alerts() == [(minute(23), GOLDEN_CROSS)]
+
+
+def test_a_symbol_the_read_ahead_missed_reads_its_own_state(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    world.add_ticks(GOLDEN_AT_23)
+    world.states.unanswered = {"AAPL"}
+    catch_up = world.catch_up()
+    catch_up.prefetch(["AAPL"])
+    catch_up.run("AAPL")
+    assert world.states.many_gets == [("AAPL",)] and world.states.gets == ["AAPL"]
+
+    # ... and so does every symbol when the read ahead fails
+    def down(symbols: Sequence[str]) -> dict:
+        raise InfrastructureDown("BatchGetItem failed")
+
+    world.states.get_many = down  # type: ignore[method-assign]
+    catch_up = world.catch_up()
+    with caplog.at_level(logging.WARNING, logger="tickstack.test.catch_up"):
+        catch_up.prefetch(["AAPL"])
+    catch_up.run("AAPL")
+    assert world.states.gets == ["AAPL", "AAPL"]
+    assert "trend states not read ahead" in caplog.text
+    assert world.alerts() == [(minute(23), GOLDEN_CROSS)]
+
+
 def test_a_late_tick_older_than_the_analysed_ones_is_left_out(world: World) -> None:
     # GIVEN minutes 0..25 were analysed
     world.add_ticks(DEATH_AT_22_GOLDEN_AT_27[:26])

@@ -189,6 +189,22 @@ def test_reads_are_priced_on_full_item_sizes_four_kilobytes_a_unit() -> None:
     assert item_sizes(writes) == {"ticks": 300.0, "state": 900.0}
 
 
+def test_a_batch_read_counts_every_key_it_read_found_or_not_and_not_those_left_unprocessed() -> None:
+    keys = [{"symbol": {"S": s}} for s in ("AAPL", "MSFT", "IBM")]
+    params = {"body": {"RequestItems": {"state": {"Keys": keys, "ConsistentRead": True}}}}
+    facts = request_hook.request_facts("dynamodb", "BatchGetItem", params)
+    parsed = {"Responses": {"state": [{"symbol": {"S": "AAPL"}, "version": {"N": "3"}}]},
+              "UnprocessedKeys": {"state": {"Keys": keys[2:]}}}
+
+    facts = request_hook.response_facts("dynamodb", "BatchGetItem", parsed, facts)
+
+    # AAPL found, MSFT read and not found, IBM not read: two keys billed, consistently, one item returned
+    assert (facts["r"], facts["sc"], facts["c"], facts["t"]) == (1, 2, 1, ["state"])
+    call = Call("trend", "dynamodb", "BatchGetItem", ("state",), consistent=True, items_read=1, items_scanned=2,
+                read_bytes=facts["rs"])
+    assert read_units(call, {"state": 300.0}) == 2.0
+
+
 def test_the_benchs_emulator_is_started_with_the_hook_first_on_its_path(tmp_path: Path, monkeypatch,
                                                                          hook_env) -> None:
     started_with: dict[str, str] = {}

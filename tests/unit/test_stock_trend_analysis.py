@@ -145,8 +145,9 @@ def test_once_a_symbol_has_state_its_ticks_are_read_from_the_records_not_the_tab
         record["dynamodb"]["NewImage"]["price"] = {"N": price}
     assert lambda_handler(event, lambda_context) == {"batchItemFailures": []}
 
-    # THEN they are analysed from the records: no read of the table
+    # THEN they are analysed from the records: no read of the table, the state read with the batch's
     assert fakes.ticks.queries == queries
+    assert fakes.states.many_gets[-1] == ("AAPL",) and fakes.states.gets == []
     assert fakes.states.get("AAPL").trend.last_timestamp == minute(25)
     # ... and logged as one routine batch, with no line per symbol
     assert output.messages("batch done")[-1]["analysed"] == 2 and output.messages("batch done")[-1]["tables_read"] == 0

@@ -143,6 +143,8 @@ def request_facts(service: str, operation: str, params: dict) -> dict:
             facts["t"] = sorted(tables)
             if any(request.get("ConsistentRead") for request in tables.values()):
                 facts["c"] = 1
+            # Each key read is billed as a GetItem of it would be, found or not.
+            facts["_keys"] = sum(len(request.get("Keys", [])) for request in tables.values())
     elif service == "s3" and operation in ("PutObject", "UploadPart"):
         facts["b"] = _length(params.get("body"))
     elif service == "kinesis" and operation in ("PutRecords", "PutRecord"):
@@ -171,7 +173,9 @@ def response_facts(service: str, operation: str, parsed: dict, facts: dict) -> d
         facts.update(r=1 if item else 0, sc=1, rs=item_size(item) if item else 0)
     elif operation == "BatchGetItem":
         items = [i for found in parsed.get("Responses", {}).values() for i in found]
-        facts.update(r=len(items), sc=len(items), rs=sum(item_size(i) for i in items))
+        left = sum(len(request.get("Keys", [])) for request in (parsed.get("UnprocessedKeys") or {}).values())
+        read = facts.pop("_keys", len(items)) - left
+        facts.update(r=len(items), sc=max(read, len(items)), rs=sum(item_size(i) for i in items))
     elif operation == "TransactGetItems":
         items = [r.get("Item") for r in parsed.get("Responses", []) if r.get("Item")]
         facts.update(r=len(items), sc=len(parsed.get("Responses", [])), rs=sum(item_size(i) for i in items))
