@@ -1,7 +1,7 @@
 """Headless Chromium for tests that render a page and read it back.
 
 `chromium()` finds Debian's `chromium` or installs it (`apt-get update`, then
-`apt-get install -y chromium`); a test skips only when it cannot be installed, and says why.
+`apt-get install -y chromium`); a test fails, saying why, when it cannot be installed.
 Every run gets its own profile directory and process group, and a run that overstays its
 timeout is killed with its whole group, so nothing is left behind.
 """
@@ -144,10 +144,13 @@ def _install_if_missing() -> str:
 
 
 def chromium() -> Chromium:
-    """Headless Chromium, installed if needed; skips the calling test only if it cannot be installed."""
+    """Headless Chromium, installed if needed. A page is tested as a person sees it, so a machine that
+    cannot install it fails the calling test, saying why: a skipped test would check nothing."""
     found = _ensure()
     if isinstance(found, BrowserUnavailable):
-        pytest.skip(f"chromium cannot be installed: {found}")
+        pytest.fail(f"these tests need headless Chromium, which cannot be installed here: {found}. "
+                    "Install Debian's chromium (`sudo apt-get update && sudo apt-get install chromium`) "
+                    "or put a chromium executable on PATH.", pytrace=False)
     return Chromium(found)
 
 

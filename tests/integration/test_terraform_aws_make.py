@@ -4,7 +4,6 @@ one line says why, the exit status is non-zero, and Terraform never starts."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -28,7 +27,6 @@ def bare_environment(tmp_path):
     return env
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 @pytest.mark.parametrize("target", ["plan-aws", "deploy-aws", "destroy-aws"])
 def test_make_refuses_cleanly_without_credentials(bare_environment, tmp_path, target):
     result = subprocess.run(["make", "--no-print-directory", "-s", target, "AUTO_APPROVE=1"], cwd=PROJECT_ROOT,
@@ -43,7 +41,6 @@ def test_make_refuses_cleanly_without_credentials(bare_environment, tmp_path, ta
     assert not (tmp_path / "home" / "aws").exists()
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_refuses_an_unknown_environment(bare_environment, tmp_path):
     result = subprocess.run(["make", "--no-print-directory", "-s", "plan-aws", "ENV=qa"], cwd=PROJECT_ROOT,
                             env=bare_environment, capture_output=True, text=True, stdin=subprocess.DEVNULL,
