@@ -25,6 +25,22 @@ class LambdaContext:
     aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
 
 
+def raw_tick(**overrides: Any) -> dict[str, Any]:
+    """AAPL's 2012-11-26 daily bar as the producer sends it (yfinance's field names), with `overrides`."""
+    tick = {
+        "symbol": "AAPL",
+        "timestamp": "2012-11-26T21:00:00Z",
+        "open": 561.7,
+        "dayHigh": 590.0,
+        "dayLow": 558.5,
+        "lastPrice": 589.53,
+        "previousClose": 571.5,
+        "lastVolume": 4625000,
+    }
+    tick.update(overrides)
+    return tick
+
+
 def load_event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text())
 

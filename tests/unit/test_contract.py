@@ -39,16 +39,9 @@ from stock_pipeline.ports import StoredTrendState
 from stock_pipeline.ticks import enrich, validate_tick
 from stock_pipeline.trend import Cross, TrendState
 
-TICK = {
-    "symbol": "AAPL",
-    "timestamp": "2012-11-26T21:00:00Z",
-    "open": 561.7,
-    "dayHigh": 590.0,
-    "dayLow": 558.5,
-    "lastPrice": 589.53,
-    "previousClose": 571.5,
-    "lastVolume": 4625000,
-}
+from .support import raw_tick
+
+TICK = raw_tick()
 KINESIS_SEQUENCE = "49656110987463540371012348301245944137756827945386868738"
 
 

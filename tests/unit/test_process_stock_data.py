@@ -23,7 +23,7 @@ from stock_pipeline.process_stock_data import IngestDependencies, lambda_handler
 from stock_pipeline.ticks import enrich, parse_tick, to_archive_json
 
 from .fakes import InMemoryArchive, InMemoryTickStore
-from .support import CapturedOutput, LambdaContext, captured, load_event
+from .support import CapturedOutput, LambdaContext, captured, load_event, raw_tick
 
 SEQUENCE_NUMBERS = [
     "49656110987463540371012348301244735211937213316212162562",
@@ -136,16 +136,7 @@ def test_undecodable_payloads_are_quarantined_not_failed(
     assert body["raw"] == raw
 
 
-GOOD = {
-    "symbol": "AAPL",
-    "timestamp": "2012-11-26T21:00:00Z",
-    "open": 561.7,
-    "dayHigh": 590.0,
-    "dayLow": 558.5,
-    "lastPrice": 589.53,
-    "previousClose": 571.5,
-    "lastVolume": 4625000,
-}
+GOOD = raw_tick()
 
 
 def tick_json(**overrides: Any) -> bytes:

@@ -16,20 +16,7 @@ from stock_pipeline.ticks import (
     validate_tick,
 )
 
-
-def raw_tick(**overrides: Any) -> dict[str, Any]:
-    tick = {
-        "symbol": "AAPL",
-        "timestamp": "2012-11-26T21:00:00Z",
-        "open": 561.7,
-        "dayHigh": 590.0,
-        "dayLow": 558.5,
-        "lastPrice": 589.53,
-        "previousClose": 571.5,
-        "lastVolume": 4625000,
-    }
-    tick.update(overrides)
-    return tick
+from .support import raw_tick
 
 
 def tick_with(price: float, previous_close: float) -> Tick:
