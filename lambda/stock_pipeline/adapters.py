@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -92,6 +92,13 @@ class Backoff:
         """Before retry number `retry` (from 1)."""
         self.sleep(self.random() * min(self.cap_seconds, self.base_seconds * 2 ** (retry - 1)))
 
+    def attempts(self) -> Iterator[int]:
+        """The first attempt and each retry (numbered from 0), waiting before every retry."""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.wait(attempt)
+            yield attempt
+
 
 class DynamoDBTickStore(_Adapter):
     service = "dynamodb"
@@ -123,9 +130,7 @@ class DynamoDBTickStore(_Adapter):
     def _write_chunk(self, requests: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
         """The requests still unwritten at the end, and why."""
         pending = requests
-        for attempt in range(self.backoff.retries + 1):
-            if attempt:
-                self.backoff.wait(attempt)
+        for _ in self.backoff.attempts():
             try:
                 response = self.client.batch_write_item(RequestItems={self.table_name: pending})
             except ClientError as exc:
@@ -204,9 +209,7 @@ class DynamoDBTrendStateStore(_Adapter):
         wanted = list(dict.fromkeys(symbols))
         for start in range(0, len(wanted), BATCH_GET_LIMIT):
             keys = [{TREND_STATE_PARTITION_KEY: {"S": symbol}} for symbol in wanted[start : start + BATCH_GET_LIMIT]]
-            for attempt in range(self.backoff.retries + 1):
-                if attempt:
-                    self.backoff.wait(attempt)
+            for _ in self.backoff.attempts():
                 response = self.client.batch_get_item(
                     RequestItems={self.table_name: {"Keys": keys, "ConsistentRead": True}}
                 )
