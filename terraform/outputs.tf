@@ -38,6 +38,11 @@ output "alerts_table_name" {
   value       = aws_dynamodb_table.alerts.name
 }
 
+output "table_capacity" {
+  description = "How the tables pay for requests (mode) and, when provisioned, the capacity bounds and target utilization scaling keeps to on AWS."
+  value       = var.table_capacity
+}
+
 output "bucket_name" {
   description = "S3 bucket archiving enriched ticks under raw_prefix and rejected records under rejected_prefix."
   value       = aws_s3_bucket.archive.bucket

@@ -1,17 +1,25 @@
 # Every table is encrypted at rest with the AWS-owned key, which DynamoDB
 # always applies and which needs no grant for the functions.
 resource "aws_dynamodb_table" "ticks" {
+  #checkov:skip=CKV2_AWS_16:Scaled on AWS by aws_appautoscaling_target.table_capacity below, whose for_each over the tables checkov does not follow.
   #checkov:skip=CKV_AWS_119:Encrypted at rest with the AWS-owned key; a customer-managed key adds a monthly fee and a grant for every reader, for market data that is public.
-  name         = local.names.ticks_table
-  billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "symbol"
-  range_key    = "timestamp"
+  name           = local.names.ticks_table
+  billing_mode   = var.table_capacity.mode
+  read_capacity  = local.provisioned_tables ? var.table_capacity.min_units : null
+  write_capacity = local.provisioned_tables ? var.table_capacity.min_units : null
+  hash_key       = "symbol"
+  range_key      = "timestamp"
 
   stream_enabled   = true
   stream_view_type = "NEW_IMAGE"
 
   point_in_time_recovery {
     enabled = var.point_in_time_recovery
+  }
+
+  # Once the table exists its capacity is Application Auto Scaling's (table_capacity below).
+  lifecycle {
+    ignore_changes = [read_capacity, write_capacity]
   }
 
   attribute {
@@ -26,13 +34,21 @@ resource "aws_dynamodb_table" "ticks" {
 }
 
 resource "aws_dynamodb_table" "trend_state" {
+  #checkov:skip=CKV2_AWS_16:Scaled on AWS by aws_appautoscaling_target.table_capacity below, whose for_each over the tables checkov does not follow.
   #checkov:skip=CKV_AWS_119:Encrypted at rest with the AWS-owned key; a customer-managed key adds a monthly fee and a grant for every reader, for market data that is public.
-  name         = local.names.trend_state_table
-  billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "symbol"
+  name           = local.names.trend_state_table
+  billing_mode   = var.table_capacity.mode
+  read_capacity  = local.provisioned_tables ? var.table_capacity.min_units : null
+  write_capacity = local.provisioned_tables ? var.table_capacity.min_units : null
+  hash_key       = "symbol"
 
   point_in_time_recovery {
     enabled = var.point_in_time_recovery
+  }
+
+  # Once the table exists its capacity is Application Auto Scaling's (table_capacity below).
+  lifecycle {
+    ignore_changes = [read_capacity, write_capacity]
   }
 
   attribute {
@@ -44,18 +60,74 @@ resource "aws_dynamodb_table" "trend_state" {
 # Every alert the trend function published, one item per alert_id
 # (stock_pipeline.contract.AlertItem): `tickstack alerts` scans it on every target.
 resource "aws_dynamodb_table" "alerts" {
+  #checkov:skip=CKV2_AWS_16:Scaled on AWS by aws_appautoscaling_target.table_capacity below, whose for_each over the tables checkov does not follow.
   #checkov:skip=CKV_AWS_119:Encrypted at rest with the AWS-owned key; a customer-managed key adds a monthly fee and a grant for every reader, for alerts computed from public market data.
-  name         = local.names.alerts_table
-  billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "alert_id"
+  name           = local.names.alerts_table
+  billing_mode   = var.table_capacity.mode
+  read_capacity  = local.provisioned_tables ? var.table_capacity.min_units : null
+  write_capacity = local.provisioned_tables ? var.table_capacity.min_units : null
+  hash_key       = "alert_id"
 
   point_in_time_recovery {
     enabled = var.point_in_time_recovery
   }
 
+  # Once the table exists its capacity is Application Auto Scaling's (table_capacity below).
+  lifecycle {
+    ignore_changes = [read_capacity, write_capacity]
+  }
+
   attribute {
     name = "alert_id"
     type = "S"
+  }
+}
+
+# Provisioned capacity follows consumption: each table's reads and writes are held near
+# table_capacity.target_utilization percent of what they consume. Only on AWS: emulators neither
+# meter nor throttle, and MiniStack has no Application Auto Scaling API.
+locals {
+  provisioned_tables = var.table_capacity.mode == "PROVISIONED"
+  tables = {
+    ticks       = aws_dynamodb_table.ticks.name
+    trend_state = aws_dynamodb_table.trend_state.name
+    alerts      = aws_dynamodb_table.alerts.name
+  }
+  capacity_dimensions = {
+    read  = { dimension = "ReadCapacityUnits", metric = "DynamoDBReadCapacityUtilization" }
+    write = { dimension = "WriteCapacityUnits", metric = "DynamoDBWriteCapacityUtilization" }
+  }
+  scaled_capacity = local.provisioned_tables && local.on_aws ? {
+    for pair in setproduct(keys(local.tables), keys(local.capacity_dimensions)) :
+    "${pair[0]}-${pair[1]}" => { table = local.tables[pair[0]], direction = pair[1], kind = local.capacity_dimensions[pair[1]] }
+  } : {}
+}
+
+resource "aws_appautoscaling_target" "table_capacity" {
+  for_each = local.scaled_capacity
+
+  service_namespace  = "dynamodb"
+  resource_id        = "table/${each.value.table}"
+  scalable_dimension = "dynamodb:table:${each.value.kind.dimension}"
+  min_capacity       = var.table_capacity.min_units
+  max_capacity       = var.table_capacity.max_units
+}
+
+resource "aws_appautoscaling_policy" "table_capacity" {
+  for_each = local.scaled_capacity
+
+  name               = "${each.value.table}-${each.value.direction}"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.table_capacity[each.key].service_namespace
+  resource_id        = aws_appautoscaling_target.table_capacity[each.key].resource_id
+  scalable_dimension = aws_appautoscaling_target.table_capacity[each.key].scalable_dimension
+
+  target_tracking_scaling_policy_configuration {
+    target_value = var.table_capacity.target_utilization
+
+    predefined_metric_specification {
+      predefined_metric_type = each.value.kind.metric
+    }
   }
 }
 

@@ -193,6 +193,48 @@ variable "point_in_time_recovery" {
   default     = true
 }
 
+variable "table_capacity" {
+  description = <<-EOT
+    How the DynamoDB tables pay for requests. PROVISIONED (the default) suits the steady poll this
+    pipeline exists for: each table's read and write capacity starts at min_units and, on AWS,
+    Application Auto Scaling keeps it near target_utilization percent of what the table consumes,
+    never above max_units. At 500 symbols every 30 s that costs about 40% of on-demand requests
+    (`make bench` prints both bills). Capacity scales up within minutes, not seconds: a replay or
+    backfill into AWS faster than the capacity throttles, and the functions retry until it has
+    scaled. Choose PAY_PER_REQUEST for spiky loads, or raise min_units for the duration.
+    Emulators neither meter nor scale capacity: they deploy the tables at min_units, without
+    scaling policies.
+  EOT
+  type = object({
+    mode               = optional(string, "PROVISIONED")
+    min_units          = optional(number, 1)
+    max_units          = optional(number, 1000)
+    target_utilization = optional(number, 70)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = contains(["PROVISIONED", "PAY_PER_REQUEST"], var.table_capacity.mode)
+    error_message = "table_capacity.mode must be PROVISIONED or PAY_PER_REQUEST."
+  }
+
+  validation {
+    condition = (
+      floor(var.table_capacity.min_units) == var.table_capacity.min_units &&
+      floor(var.table_capacity.max_units) == var.table_capacity.max_units &&
+      var.table_capacity.min_units >= 1 && var.table_capacity.min_units <= var.table_capacity.max_units &&
+      var.table_capacity.max_units <= 40000
+    )
+    error_message = "table_capacity.min_units and max_units must be whole numbers with 1 <= min_units <= max_units <= 40,000 (DynamoDB's per-table limit)."
+  }
+
+  validation {
+    condition     = var.table_capacity.target_utilization >= 20 && var.table_capacity.target_utilization <= 90
+    error_message = "table_capacity.target_utilization must be between 20 and 90 percent (Application Auto Scaling's range for DynamoDB)."
+  }
+}
+
 variable "kinesis_shard_count" {
   description = "Shards of a provisioned tick stream; null for on-demand capacity. One shard takes 1,000 records (1 MB) a second, so 30,000 symbols polled every 30 s, at about a third of an on-demand stream's hourly charge; add shards (or go on demand) beyond that, and raise kinesis_parallelization_factor first when the function, not the shard, falls behind."
   type        = number

@@ -298,12 +298,12 @@ run "aws_dev" {
     error_message = "Both tables must keep point-in-time backups by default."
   }
 
-  # The alerts table: on-demand, keyed by alert_id, backed up like the others,
+  # The alerts table: billed like the others, keyed by alert_id, backed up like the others,
   # named after the environment, given to the trend function and to the CLI.
   assert {
     condition = (
       aws_dynamodb_table.alerts.name == "tickstack-dev-alerts" &&
-      aws_dynamodb_table.alerts.billing_mode == "PAY_PER_REQUEST" &&
+      aws_dynamodb_table.alerts.billing_mode == aws_dynamodb_table.ticks.billing_mode &&
       aws_dynamodb_table.alerts.hash_key == "alert_id" &&
       aws_dynamodb_table.alerts.range_key == null &&
       aws_dynamodb_table.alerts.point_in_time_recovery[0].enabled &&
@@ -311,7 +311,7 @@ run "aws_dev" {
       !contains(keys(aws_lambda_function.this["process"].environment[0].variables), "ALERTS_TABLE") &&
       output.alerts_table_name == aws_dynamodb_table.alerts.name
     )
-    error_message = "The alerts table must be on-demand, keyed by alert_id, backed up, and named to the trend function and in the outputs."
+    error_message = "The alerts table must be billed like the others, keyed by alert_id, backed up, and named to the trend function and in the outputs."
   }
 
   assert {
@@ -579,6 +579,73 @@ run "an_on_demand_stream_on_request" {
     condition     = aws_kinesis_stream.this.stream_mode_details[0].stream_mode == "ON_DEMAND" && aws_kinesis_stream.this.shard_count == null
     error_message = "kinesis_shard_count = null must give an on-demand stream."
   }
+}
+
+run "tables_are_provisioned_and_scale_with_consumption" {
+  command = apply
+
+  assert {
+    condition = alltrue([
+      for table in [aws_dynamodb_table.ticks, aws_dynamodb_table.trend_state, aws_dynamodb_table.alerts] :
+      table.billing_mode == "PROVISIONED" && table.read_capacity == 1 && table.write_capacity == 1
+    ])
+    error_message = "By default every table must be provisioned, starting at min_units."
+  }
+
+  # Reads and writes of each of the three tables, each tracking 70% utilization between 1 and 1,000 units.
+  assert {
+    condition = length(aws_appautoscaling_policy.table_capacity) == 6 && alltrue([
+      for key, scaled in aws_appautoscaling_target.table_capacity :
+      scaled.min_capacity == 1 && scaled.max_capacity == 1000 && scaled.service_namespace == "dynamodb"
+    ])
+    error_message = "Each table's read and write capacity must be scaled, between min_units and max_units."
+  }
+
+  assert {
+    condition = (
+      aws_appautoscaling_target.table_capacity["trend_state-write"].resource_id == "table/tickstack-dev-trend-state" &&
+      aws_appautoscaling_target.table_capacity["trend_state-write"].scalable_dimension == "dynamodb:table:WriteCapacityUnits" &&
+      aws_appautoscaling_policy.table_capacity["ticks-read"].target_tracking_scaling_policy_configuration[0].target_value == 70 &&
+      aws_appautoscaling_policy.table_capacity["ticks-read"].target_tracking_scaling_policy_configuration[0].predefined_metric_specification[0].predefined_metric_type == "DynamoDBReadCapacityUtilization"
+    )
+    error_message = "Each scaling policy must track its own table's utilization of its own dimension."
+  }
+}
+
+run "tables_on_demand_on_request" {
+  command = plan
+
+  variables {
+    table_capacity = { mode = "PAY_PER_REQUEST" }
+  }
+
+  assert {
+    condition = alltrue([
+      for table in [aws_dynamodb_table.ticks, aws_dynamodb_table.trend_state, aws_dynamodb_table.alerts] :
+      table.billing_mode == "PAY_PER_REQUEST"
+    ]) && length(aws_appautoscaling_target.table_capacity) == 0
+    error_message = "table_capacity.mode = PAY_PER_REQUEST must give on-demand tables and no scaling."
+  }
+}
+
+run "table_capacity_bounds_are_checked" {
+  command = plan
+
+  variables {
+    table_capacity = { min_units = 50, max_units = 10 }
+  }
+
+  expect_failures = [var.table_capacity]
+}
+
+run "table_capacity_mode_is_checked" {
+  command = plan
+
+  variables {
+    table_capacity = { mode = "ON_DEMAND" }
+  }
+
+  expect_failures = [var.table_capacity]
 }
 
 run "aws_needs_an_environment" {

@@ -63,7 +63,7 @@ run "ministack_sends_every_service_to_the_emulator" {
     condition = (
       output.alerts_table_name == "tickstack-alerts" &&
       aws_dynamodb_table.alerts.hash_key == "alert_id" &&
-      aws_dynamodb_table.alerts.billing_mode == "PAY_PER_REQUEST" &&
+      aws_dynamodb_table.alerts.billing_mode == "PROVISIONED" &&
       aws_lambda_function.this["trend"].environment[0].variables.ALERTS_TABLE == "tickstack-alerts"
     )
     error_message = "An emulator gets the alerts table too, keyed by alert_id and named to the trend function."
@@ -131,5 +131,25 @@ run "localstack_is_emulated_too" {
   assert {
     condition     = aws_dynamodb_table.alerts.name == "tickstack-alerts" && aws_dynamodb_table.alerts.hash_key == "alert_id"
     error_message = "LocalStack gets the alerts table too."
+  }
+}
+
+run "emulated_tables_are_provisioned_without_scaling" {
+  command = apply
+  # A state of its own: in the shared one the tables exist already, and their capacity is left alone.
+  state_key = "table_capacity"
+
+  variables {
+    table_capacity = { min_units = 5 }
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.ticks.billing_mode == "PROVISIONED" && aws_dynamodb_table.ticks.write_capacity == 5
+    error_message = "An emulator deploys the tables as AWS would, at min_units."
+  }
+
+  assert {
+    condition     = length(aws_appautoscaling_target.table_capacity) == 0 && length(aws_appautoscaling_policy.table_capacity) == 0
+    error_message = "No Application Auto Scaling on an emulator: MiniStack has no such API."
   }
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import pytest
 
@@ -21,6 +21,8 @@ from tickstack.bench.cost import (
     fit,
     monthly_cost,
     monthly_usage,
+    provisioned_units,
+    reference_deployment,
     reference_design,
     traces_per_burst,
 )
@@ -49,6 +51,7 @@ def design(process=None, trend=None, per_tick=None, record_bytes=200.0, item_byt
 
 
 OFF = {"point_in_time_recovery": False, "active_tracing": False}
+ON_DEMAND_TABLES = Deployment(tables_provisioned=False, **OFF)
 NO_EXTRAS = Deployment(**OFF)
 TWO_SHARDS = Deployment(kinesis_shards=2, **OFF)
 
@@ -139,7 +142,7 @@ def test_the_reference_is_priced_at_its_own_batch_size_of_2_and_its_own_deployme
 def test_the_reference_pattern_pays_a_put_item_and_an_s3_put_per_tick_and_a_query_per_tick() -> None:
     measured = design(item_bytes=250.0, per_tick={"sns.publish_requests": 0.01, "sqs.requests": 0.01})
     reference = reference_design(measured, long_window=20)
-    usage = monthly_usage(reference, Workload(500, 30), REFERENCE_DEPLOYMENT)
+    usage = monthly_usage(reference, Workload(500, 30), replace(REFERENCE_DEPLOYMENT, tables_provisioned=False))
     ticks = MONTH_TICKS_500_EVERY_30
     assert usage["s3.put_requests"] == pytest.approx(ticks)
     assert usage["dynamodb.write_request_units"] == pytest.approx(ticks)  # 250 bytes: one unit
@@ -168,6 +171,61 @@ def test_kinesis_on_demand_rounds_each_record_up_to_a_kilobyte_and_provisioned_b
     # the default deployment: the Terraform default, one provisioned shard
     assert monthly_usage(design(), SMALL, Deployment())["kinesis.shard_hours"] == 730
 
+
+
+def test_on_demand_tables_bill_the_request_units_counted() -> None:
+    measured = design(function({"dynamodb.write_request_units": Linear(0.0, 2.0)}),
+                      function({"dynamodb.read_request_units": Linear(0.0, 1.0)}))
+    usage = monthly_usage(measured, Workload(500, 30), ON_DEMAND_TABLES)
+    assert usage["dynamodb.write_request_units"] == pytest.approx(2 * MONTH_TICKS_500_EVERY_30)
+    assert usage["dynamodb.read_request_units"] == pytest.approx(MONTH_TICKS_500_EVERY_30)
+    assert "dynamodb.write_capacity_unit_hours" not in usage
+    assert monthly_cost(usage)["dynamodb"] == pytest.approx(
+        MONTH_TICKS_500_EVERY_30 * (2 * 0.625e-6 + 0.125e-6) + usage["dynamodb.storage_gb_months"] * 0.25)
+
+
+def test_provisioned_tables_bill_the_capacity_scaling_keeps_at_its_target() -> None:
+    # GIVEN 2 write units and 1 read unit per tick, 500 symbols every 30 s: 33.3 and 16.7 units a second
+    measured = design(function({"dynamodb.write_request_units": Linear(0.0, 2.0)}),
+                      function({"dynamodb.read_request_units": Linear(0.0, 1.0)}))
+    deployment = Deployment(table_target_utilization=70.0, table_min_units=1, tables=3, **OFF)
+    usage = monthly_usage(measured, Workload(500, 30), deployment)
+    # THEN capacity is the steady rate over 70%, plus each of the 3 tables' floor of 1 unit, all month
+    write_units, read_units = 500 / 30 * 2 / 0.7 + 3, 500 / 30 / 0.7 + 3
+    assert usage["dynamodb.write_capacity_unit_hours"] == pytest.approx(write_units * 730)
+    assert usage["dynamodb.read_capacity_unit_hours"] == pytest.approx(read_units * 730)
+    assert "dynamodb.write_request_units" not in usage and "dynamodb.read_request_units" not in usage
+    storage = usage["dynamodb.storage_gb_months"] * 0.25
+    assert monthly_cost(usage)["dynamodb"] == pytest.approx(730 * (write_units * 0.00065 + read_units * 0.00013)
+                                                            + storage)
+    # AND at that steady poll it costs about 40% of the same requests on demand
+    on_demand = monthly_cost(monthly_usage(measured, Workload(500, 30), ON_DEMAND_TABLES))["dynamodb"]
+    assert 0.38 < (monthly_cost(usage)["dynamodb"] - storage) / (on_demand - storage) < 0.45
+
+
+def test_a_burst_must_fit_in_the_capacity_banked_since_the_last() -> None:
+    deployment = Deployment(table_target_utilization=70.0, table_min_units=2, tables=1, **OFF)
+    # every 60 s: 1,000 units a burst; the steady rate over 70% (23.8/s) banks 1,428 in 60 s: enough
+    assert provisioned_units(1000 * 43_800, Workload(1000, 60), deployment) == pytest.approx(1000 / 60 / 0.7 + 2)
+    # every 20 minutes: DynamoDB banks at most 300 s, so a burst of 1,000 needs 3.33 units a second, not 1.19
+    every_20_min = Workload(1000, 1200)
+    assert provisioned_units(1000 * every_20_min.bursts, every_20_min, deployment) == pytest.approx(1000 / 300 + 2)
+
+
+def test_the_reference_table_is_billed_as_this_design_s_but_stays_one_table() -> None:
+    ours = Deployment(tables_provisioned=True, table_target_utilization=50.0, table_min_units=5)
+    theirs = reference_deployment(ours)
+    assert (theirs.tables_provisioned, theirs.table_target_utilization, theirs.table_min_units) == (True, 50.0, 5)
+    assert theirs.tables == 1
+    assert (theirs.kinesis_shards, theirs.point_in_time_recovery, theirs.active_tracing) == (None, False, False)
+    assert not reference_deployment(replace(ours, tables_provisioned=False)).tables_provisioned
+
+
+def test_a_deployment_refuses_impossible_table_capacity() -> None:
+    for bad in ({"table_target_utilization": 0.0}, {"table_target_utilization": 120.0}, {"table_min_units": 0},
+                {"tables": 0}):
+        with pytest.raises(ValueError):
+            Deployment(**bad)
 
 
 def test_storage_and_backups() -> None:
@@ -221,10 +279,12 @@ def test_compare_prices_each_design_as_deployed_per_service() -> None:
 def test_the_assumptions_state_each_design_s_deployment_and_batches() -> None:
     measured = design()
     bill = cost.compare(measured, reference_design(measured, 20), Workload(500, 30), Deployment(),
-                        REFERENCE_DEPLOYMENT)
+                        reference_deployment(Deployment()))
     text = "\n".join(cost_assumptions(bill))
     assert "burst of 500 records lands every 30 s" in text
-    assert "a provisioned stream of 1 shard, point-in-time recovery on, active tracing on" in text
+    assert ("a provisioned stream of 1 shard, 3 tables provisioned, scaled to 70% utilization from 1 unit, "
+            "point-in-time recovery on, active tracing on") in text
+    assert "billed as this design's (1 table provisioned, scaled to 70% utilization from 1 unit)" in text
     assert "batch size 2" in text and "neither point-in-time recovery nor active tracing" in text
     assert "process 252 invocations of 1.98 records" in text
     assert "polled once a second" not in text

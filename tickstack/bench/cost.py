@@ -12,9 +12,9 @@ Pure arithmetic over four inputs, each written down once:
   together, so a burst of N records lands every S seconds, spread evenly over the stream's shards
   (partition keys are symbols); each shard's share is read in invocations of at most the mapping's
   batch size (`batches`), the same for the ticks table's stream and the trend function;
-- how each design is deployed (`Deployment`): the stream's capacity mode and shards, point-in-time
-  recovery, active tracing. This design's comes from the deployed stack, the reference's from its
-  documentation (`REFERENCE_DEPLOYMENT`);
+- how each design is deployed (`Deployment`): the stream's capacity mode and shards, the tables'
+  capacity mode, point-in-time recovery, active tracing. This design's comes from the deployed stack,
+  the reference's from its documentation (`reference_deployment`);
 - the list prices (`tickstack.bench.prices`).
 
 Left out, being the same for both designs and independent of the tick rate: alarms, the dashboard,
@@ -40,6 +40,8 @@ ITEM_STORAGE_OVERHEAD_BYTES = 100
 PAYLOAD_UNIT_BYTES = 25 * KB
 SECONDS_PER_HOUR = 3600
 HOURS_PER_MONTH = 730
+# DynamoDB keeps up to 5 minutes of a table's unused provisioned capacity for bursts.
+BURST_CAPACITY_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -143,12 +145,19 @@ class DesignProfile:
 
 @dataclass(frozen=True)
 class Deployment:
-    """What the bill depends on besides the code: the stream's capacity, backups, tracing."""
+    """What the bill depends on besides the code: the stream's and tables' capacity, backups, tracing."""
 
     kinesis_shards: int | None = 1  # provisioned shards (the Terraform default: 1); None: on-demand capacity
     # An on-demand stream starts with the capacity of 4 shards (4 MB/s, 4,000 records/s in).
     on_demand_shards: int = 4
     table_stream_shards: int = 1
+    # Provisioned tables (the Terraform default), their capacity scaled to stay near
+    # `table_target_utilization` percent of what they consume, never under `table_min_units`;
+    # False: on-demand tables, billed per request.
+    tables_provisioned: bool = True
+    table_target_utilization: float = 70.0
+    table_min_units: int = 1
+    tables: int = 3
     point_in_time_recovery: bool = True
     # Active tracing records the first invocation each second and 5% of the others, per function.
     active_tracing: bool = True
@@ -159,6 +168,8 @@ class Deployment:
         if (self.kinesis_shards is not None and self.kinesis_shards < 1) or self.on_demand_shards < 1 \
                 or self.table_stream_shards < 1:
             raise ValueError("a stream needs at least one shard")
+        if not 0 < self.table_target_utilization <= 100 or self.table_min_units < 1 or self.tables < 1:
+            raise ValueError("provisioned tables need a utilization in (0, 100], at least one unit and one table")
 
     @property
     def stream_shards(self) -> int:
@@ -172,8 +183,15 @@ class Deployment:
 
 
 # The reference design as its documentation describes it: an on-demand stream ("Kinesis Data Streams
-# (ON_DEMAND)"), neither point-in-time recovery nor active tracing (it mentions neither).
-REFERENCE_DEPLOYMENT = Deployment(kinesis_shards=None, point_in_time_recovery=False, active_tracing=False)
+# (ON_DEMAND)"), one table, neither point-in-time recovery nor active tracing (it mentions neither).
+REFERENCE_DEPLOYMENT = Deployment(kinesis_shards=None, tables=1, point_in_time_recovery=False, active_tracing=False)
+
+
+def reference_deployment(ours: Deployment) -> Deployment:
+    """The reference as documented, its table billed as this design's are: its documentation does not
+    say how, and the comparison is of the two request patterns, not of two capacity modes."""
+    return replace(REFERENCE_DEPLOYMENT, tables_provisioned=ours.tables_provisioned,
+                   table_target_utilization=ours.table_target_utilization, table_min_units=ours.table_min_units)
 # ProcessStockData's Kinesis mapping: "Batch size 2".
 REFERENCE_KINESIS_BATCH_SIZE = 2
 # Settings the reference does not document, at the AWS defaults: a DynamoDB-stream mapping reads
@@ -274,7 +292,25 @@ def monthly_usage(design: DesignProfile, workload: Workload, deployment: Deploym
     usage["s3.storage_gb_months"] += ticks * design.archived_bytes / GB
     # Lambda's own reads of the table's stream are free.
     usage["dynamodb.streams_read_request_units"] += 0.0
+    if deployment.tables_provisioned:
+        for units, hours in (("dynamodb.write_request_units", "dynamodb.write_capacity_unit_hours"),
+                             ("dynamodb.read_request_units", "dynamodb.read_capacity_unit_hours")):
+            usage[hours] += provisioned_units(usage.pop(units, 0.0), workload, deployment) * workload.hours_per_month
     return dict(sorted(usage.items()))
+
+
+def provisioned_units(month_units: float, workload: Workload, deployment: Deployment) -> float:
+    """The capacity (units a second, over all tables) that serves `month_units` request units a month.
+
+    Scaling holds each table's capacity near `table_target_utilization` percent of its consumption,
+    which it measures per minute, so a burst every `every_seconds` is served from the capacity left
+    unused since the last one (DynamoDB banks up to `BURST_CAPACITY_SECONDS` of it): at least the
+    steady rate over the target, and at least a burst's units over the seconds banked. No table
+    scales below its floor, so the floors are added whole: an upper bound, by at most the floors.
+    """
+    steady = month_units / workload.seconds / (deployment.table_target_utilization / 100)
+    per_burst = month_units / workload.bursts / min(workload.every_seconds, BURST_CAPACITY_SECONDS)
+    return max(steady, per_burst) + deployment.tables * deployment.table_min_units
 
 
 def monthly_cost(usage: Mapping[str, float]) -> dict[str, float]:

@@ -44,6 +44,12 @@ METERS: dict[str, dict] = {
     "dynamodb.read_request_units": {
         "service": "dynamodb", "usd": 0.125, "per": 1_000_000, "unit": "on-demand read request units",
         "source": "https://aws.amazon.com/dynamodb/pricing/on-demand/"},
+    "dynamodb.write_capacity_unit_hours": {
+        "service": "dynamodb", "usd": 0.00065, "per": 1, "unit": "provisioned write capacity unit-hours",
+        "source": "https://aws.amazon.com/dynamodb/pricing/provisioned/"},
+    "dynamodb.read_capacity_unit_hours": {
+        "service": "dynamodb", "usd": 0.00013, "per": 1, "unit": "provisioned read capacity unit-hours",
+        "source": "https://aws.amazon.com/dynamodb/pricing/provisioned/"},
     "dynamodb.streams_read_request_units": {
         "service": "dynamodb", "usd": 0.02, "per": 100_000,
         "unit": "DynamoDB Streams read request units (those of Lambda triggers are free)",

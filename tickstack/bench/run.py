@@ -367,7 +367,7 @@ def _results(args, got: Measured) -> dict:
         stored_item_bytes=sizes.get(ticks_table, 0.0),
         archived_bytes=function_tally.s3_put_bytes / n)
     workload = cost.Workload(args.cost_symbols, args.cost_every, args.hours_per_month)
-    bill = price(design, windows.long, workload, got.deployment, cost.REFERENCE_DEPLOYMENT)
+    bill = price(design, windows.long, workload, got.deployment, cost.reference_deployment(got.deployment))
     bill["fit"] = {
         "records_per_invocation": {
             **{name: {role: round(measured[name][role].records_per_invocation, 2) for role in functions}
@@ -469,7 +469,15 @@ def _deployment(args, target, outputs, config) -> cost.Deployment:
     except Exception:  # noqa: BLE001 - an emulator without the call: the Terraform default
         pitr = True
     tracing = all(c.get("TracingConfig", {}).get("Mode") == "Active" for c in config.values())
-    return cost.Deployment(kinesis_shards=shards, point_in_time_recovery=pitr, active_tracing=tracing)
+    # DynamoDB's own default, PROVISIONED, where a table reports no mode.
+    mode = target.client("dynamodb").describe_table(TableName=outputs["table_name"])["Table"].get(
+        "BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
+    capacity = outputs["table_capacity"]
+    tables = sum(1 for key in ("table_name", "trend_state_table_name", "alerts_table_name") if outputs.get(key))
+    return cost.Deployment(kinesis_shards=shards, tables_provisioned=mode == "PROVISIONED",
+                           table_target_utilization=capacity["target_utilization"],
+                           table_min_units=capacity["min_units"], tables=tables,
+                           point_in_time_recovery=pitr, active_tracing=tracing)
 
 
 def price(design: cost.DesignProfile, long_window: int, workload: cost.Workload, ours: cost.Deployment,
@@ -486,6 +494,15 @@ def _stream(deployment: dict) -> str:
         return f"an on-demand stream (the capacity of {deployment['on_demand_shards']} shards at first)"
     shards = deployment["kinesis_shards"]
     return f"a provisioned stream of {shards} shard{'s' if shards != 1 else ''}"
+
+
+def _tables(deployment: dict) -> str:
+    n = deployment["tables"]
+    tables = f"{n} table{'s' if n != 1 else ''}"
+    if not deployment["tables_provisioned"]:
+        return f"{tables} on demand"
+    return (f"{tables} provisioned, scaled to {deployment['table_target_utilization']:g}% utilization "
+            f"from {deployment['table_min_units']} unit{'s' if deployment['table_min_units'] != 1 else ''}")
 
 
 def _taken(bill: dict, key: str, role: str) -> str:
@@ -519,7 +536,8 @@ def cost_assumptions(bill: dict) -> list[str]:
          f"this design, process {_taken(bill, 'this_design', 'process')}, trend "
          f"{_taken(bill, 'this_design', 'trend')}; the reference, process "
          f"{_taken(bill, 'reference', 'process')}, trend {_taken(bill, 'reference', 'trend')}."),
-        (f"This design as deployed: {_stream(ours)}, point-in-time recovery {on_off(ours['point_in_time_recovery'])}, "
+        (f"This design as deployed: {_stream(ours)}, {_tables(ours)}, point-in-time recovery "
+         f"{on_off(ours['point_in_time_recovery'])}, "
          f"active tracing {on_off(ours['active_tracing'])}; its mappings' batch sizes as deployed "
          f"({bill['batch_sizes']['this_design']['process']} Kinesis, {bill['batch_sizes']['this_design']['trend']} "
          f"table stream). A burst puts {per_shard} records on a shard, against a shard's 1,000 records/s."),
@@ -543,6 +561,12 @@ def cost_assumptions(bill: dict) -> list[str]:
          "there than it would on AWS."),
         "Log bytes: as the emulator's log groups hold them, plus 26 bytes per event.",
         "Alerts: publishes per tick at the rate of the replay of real prices, each delivered to the audit queue.",
+        ("DynamoDB capacity: on demand, the request units counted; provisioned, the capacity scaling keeps: "
+         "each month's units spread over its seconds and divided by the target utilization, at least a burst's "
+         f"units over the seconds DynamoDB banks for bursts (the interval, at most {cost.BURST_CAPACITY_SECONDS}), "
+         "plus every table's floor whole (an upper bound). The reference's documentation does not say how its "
+         f"table is billed: it is billed as this design's ({_tables(theirs)}), so that the bills compare request "
+         "patterns."),
         ("DynamoDB reads billed on full item sizes (measured written sizes), 4 KB per unit, strong consistency "
          "as the functions ask; the reference's Query reads the last long-window ticks, eventually consistent."),
         ("Kinesis: on demand, stream-hours plus GB in and GB out (one consumer), each record rounded up to 1 KB; "
@@ -646,7 +670,8 @@ def print_cost(bill: dict) -> None:
     for key in designs:
         deployed = bill["deployment"][key]
         pitr, tracing = (("on" if deployed[flag] else "off") for flag in ("point_in_time_recovery", "active_tracing"))
-        console.print(f"  {names[key]}: {_stream(deployed)}, PITR {pitr}, tracing {tracing}; per burst "
+        console.print(f"  {names[key]}: {_stream(deployed)}, {_tables(deployed)}, PITR {pitr}, tracing {tracing}; "
+                      "per burst "
                       + ", ".join(f"{role} {_taken(bill, key, role)} (batch size {bill['batch_sizes'][key][role]})"
                                   for role in ("process", "trend"))
                       + "; requests per tick (alerts apart) "
@@ -695,10 +720,11 @@ def cost_only(args: argparse.Namespace) -> dict:
         saved = results["monthly_cost_usd"]["deployment"]
     except KeyError as missing:
         raise SystemExit(f"{args.out}: no {missing} to price from; run `make bench` first") from None
-    if "this_design" in saved:
+    if "tables_provisioned" in saved.get("reference", {}):
         ours, theirs = (cost.Deployment.from_dict(saved[key]) for key in ("this_design", "reference"))
-    else:  # an older file: one deployment, this design's; the reference as documented
-        ours, theirs = cost.Deployment.from_dict(saved), cost.REFERENCE_DEPLOYMENT
+    else:  # an older file, from before the tables' capacity mode was priced: the reference as documented
+        ours = cost.Deployment.from_dict(saved.get("this_design", saved))
+        theirs = cost.reference_deployment(ours)
     if args.kinesis_shards is not None:
         ours = replace(ours, kinesis_shards=args.kinesis_shards or None)
     workload = cost.Workload(args.cost_symbols, args.cost_every, args.hours_per_month)
