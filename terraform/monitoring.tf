@@ -186,3 +186,47 @@ resource "aws_cloudwatch_metric_alarm" "stalled_symbols" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.ops.arn]
 }
+
+# Requests DynamoDB refused for want of capacity, every minute for five: the
+# capacity is not catching up (or has reached table_capacity.max_units). The
+# functions retry, so ticks wait rather than get lost; the iterator ages follow.
+resource "aws_cloudwatch_metric_alarm" "table_throttles" {
+  for_each = local.tables
+
+  alarm_name          = "${each.value}-throttled"
+  alarm_description   = "DynamoDB throttled requests to ${each.value} every minute for five: raise table_capacity (min_units or max_units), or switch it to PAY_PER_REQUEST."
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  evaluation_periods  = 5
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.ops.arn]
+
+  metric_query {
+    id          = "throttled"
+    expression  = "FILL(reads, 0) + FILL(writes, 0)"
+    label       = "Throttled requests"
+    return_data = true
+  }
+
+  metric_query {
+    id = "reads"
+    metric {
+      namespace   = "AWS/DynamoDB"
+      metric_name = "ReadThrottleEvents"
+      dimensions  = { TableName = each.value }
+      period      = 60
+      stat        = "Sum"
+    }
+  }
+
+  metric_query {
+    id = "writes"
+    metric {
+      namespace   = "AWS/DynamoDB"
+      metric_name = "WriteThrottleEvents"
+      dimensions  = { TableName = each.value }
+      period      = 60
+      stat        = "Sum"
+    }
+  }
+}

@@ -419,9 +419,21 @@ run "aws_dev" {
         aws_cloudwatch_metric_alarm.table_stream_iterator_age,
         aws_cloudwatch_metric_alarm.failed_batches,
         aws_cloudwatch_metric_alarm.stalled_symbols,
-      ]) : alarm.alarm_actions == toset(["arn:aws:sns:eu-west-1:123456789012:ops-alarms"])
+      ], values(aws_cloudwatch_metric_alarm.table_throttles)) : alarm.alarm_actions == toset(["arn:aws:sns:eu-west-1:123456789012:ops-alarms"])
     ])
     error_message = "Every alarm must notify the ops topic."
+  }
+
+  # Each table alarms on its own read and write throttles, summed, every minute for five.
+  assert {
+    condition = jsonencode(sort(keys(aws_cloudwatch_metric_alarm.table_throttles))) == jsonencode(["alerts", "ticks", "trend_state"]) && alltrue([
+      for key, alarm in aws_cloudwatch_metric_alarm.table_throttles :
+      alarm.evaluation_periods == 5 && alarm.threshold == 0 && alarm.treat_missing_data == "notBreaching" &&
+      jsonencode(sort([for q in alarm.metric_query : q.metric[0].metric_name if length(q.metric) > 0])) == jsonencode(["ReadThrottleEvents", "WriteThrottleEvents"]) &&
+      alltrue([for q in alarm.metric_query : q.metric[0].dimensions.TableName == trimsuffix(alarm.alarm_name, "-throttled") if length(q.metric) > 0]) &&
+      startswith(alarm.alarm_name, "tickstack-dev-")
+    ])
+    error_message = "Each table must alarm on its own read and write throttle events, summed, for five minutes."
   }
 
   assert {
