@@ -21,6 +21,8 @@ PERSIST_VARIABLE = "TICKSTACK_PERSIST"
 # After a restart from saved state the table's stream starts afresh while the trend mapping's
 # position does not: it would skip as many new records as it had read. A new mapping starts clean.
 TREND_MAPPING = "aws_lambda_event_source_mapping.ticks_table_stream"
+# Runs MiniStack as its console script does, without what it loads and never uses.
+LAUNCHER = "tickstack.ministack_launch"
 
 
 def persistence_asked() -> bool:
@@ -120,10 +122,10 @@ class MiniStack(EmulatorTarget):
             env.update(PERSIST_STATE="1", STATE_DIR=str(self.state_dir), S3_PERSIST="1", S3_DATA_DIR=str(self.s3_dir))
             self.persist_marker.touch()
         # Lambda handlers run on MiniStack's own interpreter: this venv's, which has the handlers' dependencies.
-        executable = Path(sys.executable).parent / "ministack"
+        command = [sys.executable, "-P", "-m", LAUNCHER]
         log = open(self.log_file, "ab")  # noqa: SIM115 - the child keeps writing after we return
         process = subprocess.Popen(
-            [str(executable)],
+            command,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
