@@ -346,6 +346,11 @@ run "aws_dev" {
   }
 
   assert {
+    condition     = alltrue([for fn in aws_lambda_function.this : !contains(keys(fn.environment[0].variables), "AWS_DATA_PATH")])
+    error_message = "On AWS the runtime's botocore keeps its own data: no function may carry AWS_DATA_PATH."
+  }
+
+  assert {
     condition     = alltrue([for fn in aws_lambda_function.this : try(fn.timeouts.delete, null) == null])
     error_message = "On AWS a function's delete keeps the provider's default timeout."
   }

@@ -60,6 +60,11 @@ run "ministack_sends_every_service_to_the_emulator" {
   }
 
   assert {
+    condition     = alltrue([for fn in aws_lambda_function.this : fn.environment[0].variables.AWS_DATA_PATH == "stock_pipeline/_botocore_data"])
+    error_message = "On an emulator botocore must read the package's trimmed endpoint data first (AWS_DATA_PATH)."
+  }
+
+  assert {
     condition = (
       output.alerts_table_name == "tickstack-alerts" &&
       aws_dynamodb_table.alerts.hash_key == "alert_id" &&
@@ -131,6 +136,11 @@ run "localstack_is_emulated_too" {
   assert {
     condition     = aws_dynamodb_table.alerts.name == "tickstack-alerts" && aws_dynamodb_table.alerts.hash_key == "alert_id"
     error_message = "LocalStack gets the alerts table too."
+  }
+
+  assert {
+    condition     = alltrue([for fn in aws_lambda_function.this : fn.environment[0].variables.AWS_DATA_PATH == "stock_pipeline/_botocore_data"])
+    error_message = "LocalStack's functions must read the package's trimmed endpoint data first too (AWS_DATA_PATH)."
   }
 }
 
