@@ -2,10 +2,10 @@
 
 Kinesis stream -> function `write` (each record becomes one item, 25 to a BatchWriteItem) -> DynamoDB
 table -> its stream -> function `seen` (nothing per record; one counter update per invocation says how
-many records it was handed). Deployed beside the pipeline with boto3, with the pipeline's runtime,
-memory and mapping batch sizes, fed the same recording through the same sink, and timed until the
-second function has been handed every record; then the table is counted, and the chain removed so
-that it does not share the emulator's mapping thread with the pipeline's measurement.
+many records it was handed). Deployed with boto3 beside the pipeline, on an emulator of its own
+(`make bench` stops it before measuring the pipeline), with the pipeline's runtime, memory and
+mapping batch sizes, fed the same recording through the same sink, and timed until the second
+function has been handed every record; then the table is counted.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import time
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,18 +161,3 @@ class CeilingChain:
         if stored != 1 + len(report.sent):
             raise RuntimeError(f"the ceiling table holds {stored} items, not {1 + len(report.sent)}")
         return CeilingResult(len(report.sent), seconds)
-
-    # --- remove ---------------------------------------------------------------------------------------
-    def remove(self, say: Callable[[str], None] = lambda line: None) -> None:
-        kinesis, dynamodb, lam = (self.target.client(s) for s in ("kinesis", "dynamodb", "lambda"))
-        steps = [*(lambda u=u: lam.delete_event_source_mapping(UUID=u) for u in self.mappings),
-                 *(lambda n=n: lam.delete_function(FunctionName=n) for n in self.functions.values()),
-                 lambda: dynamodb.delete_table(TableName=self.items_table),
-                 lambda: dynamodb.delete_table(TableName=self.seen_table),
-                 lambda: kinesis.delete_stream(StreamName=self.stream, EnforceConsumerDeletion=True)]
-        for step in steps:
-            try:
-                step()
-            except Exception as exc:  # noqa: BLE001 - removal goes on; the stack is thrown away anyway
-                say(f"ceiling chain: removal step failed: {exc}")
-        self.mappings.clear()

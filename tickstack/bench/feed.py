@@ -24,11 +24,15 @@ from tickstack.targets import Target
 
 
 class StreamFeed:
-    """`target` with its stream replaced by `stream_name` and its Kinesis client by `kinesis`."""
+    """`target` with its stream replaced by `stream_name` and its Kinesis client by `kinesis`.
+
+    The target need not have the pipeline deployed (the ceiling chain's emulator has not): what the
+    replay reads of a deployment beyond the stream then takes its defaults.
+    """
 
     def __init__(self, target: Target, stream_name: str, kinesis) -> None:
         self._target, self._kinesis = target, kinesis
-        self.outputs = {**target.outputs, "stream_name": stream_name}
+        self.outputs = {**(target.outputs if target.deployed() else {}), "stream_name": stream_name}
 
     def client(self, service: str):
         return self._kinesis if service == "kinesis" else self._target.client(service)
