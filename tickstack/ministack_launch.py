@@ -150,7 +150,7 @@ def block_docker(environ: Mapping[str, str] = os.environ) -> bool:
         return False
     if not probes_at_import("ministack.services.lambda_svc", "docker"):
         return False
-    sys.meta_path.insert(0, Refuse("docker", "refused by tickstack.targets.ministack_launch: LAMBDA_EXECUTOR=local"))
+    sys.meta_path.insert(0, Refuse("docker", "refused by tickstack.ministack_launch: LAMBDA_EXECUTOR=local"))
     return True
 
 
