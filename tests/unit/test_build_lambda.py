@@ -15,22 +15,22 @@ def make_package(root, source="X = 1\n"):
 
 def test_same_sources_give_the_same_bytes(tmp_path):
     package = make_package(tmp_path / "src")
-    first = build_lambda.build(tmp_path / "a.zip", package, vendored=())
+    first = build_lambda.build(tmp_path / "a.zip", package, vendored=(), client_services=())
     (package / "handler.py").touch()  # a newer mtime alone must not change the package
-    second = build_lambda.build(tmp_path / "b.zip", package, vendored=())
+    second = build_lambda.build(tmp_path / "b.zip", package, vendored=(), client_services=())
     assert first == second
 
 
 def test_changed_source_changes_the_hash(tmp_path):
     package = make_package(tmp_path / "src")
-    first = build_lambda.build(tmp_path / "a.zip", package, vendored=())
+    first = build_lambda.build(tmp_path / "a.zip", package, vendored=(), client_services=())
     make_package(tmp_path / "src", source="X = 2\n")
-    assert build_lambda.build(tmp_path / "b.zip", package, vendored=()) != first
+    assert build_lambda.build(tmp_path / "b.zip", package, vendored=(), client_services=()) != first
 
 
 def test_package_holds_only_sources_under_the_package_name(tmp_path):
     package = make_package(tmp_path / "src")
-    build_lambda.build(tmp_path / "a.zip", package, vendored=())
+    build_lambda.build(tmp_path / "a.zip", package, vendored=(), client_services=())
     assert zipfile.ZipFile(tmp_path / "a.zip").namelist() == ["stock_pipeline/__init__.py", "stock_pipeline/handler.py"]
 
 

@@ -17,7 +17,6 @@ once parsed, for the three services it talks to. On AWS the runtime's botocore k
 from __future__ import annotations
 
 import argparse
-import ast
 import hashlib
 import importlib.metadata
 import json
@@ -38,6 +37,9 @@ VENDORED = ("aws-lambda-powertools", "typing_extensions", "jmespath", "aws-xray-
 # on the emulators (terraform/compute.tf's local.botocore_data_path, tied to this by a test).
 BOTOCORE_DATA_DIR = "_botocore_data"
 BOTOCORE_DATA_PATH = f"{PACKAGE_DIR.name}/{BOTOCORE_DATA_DIR}"
+# The services the functions make clients for (stock_pipeline.adapters), the only ones the trimmed
+# endpoint data keeps; tests/unit/test_botocore_data.py holds the adapters to this list.
+CLIENT_SERVICES = ("dynamodb", "s3", "sns")
 
 
 def package_files(package_dir: Path = PACKAGE_DIR) -> list[Path]:
@@ -56,28 +58,6 @@ def vendored_files(distributions: tuple[str, ...] = VENDORED) -> dict[str, Path]
                 continue
             files[arcname] = Path(dist.locate_file(entry))
     return files
-
-
-def adapter_services(package_dir: Path = PACKAGE_DIR) -> tuple[str, ...]:
-    """The boto3 services the package makes clients for: each adapter class's `service = "..."`.
-
-    Every client is made by `stock_pipeline.adapters._Adapter.client` from its class's `service`
-    (tests/unit/test_botocore_data.py holds the package to that), so the sources name them all.
-    """
-    services: set[str] = set()
-    for path in package_files(package_dir):
-        for node in ast.walk(ast.parse(path.read_bytes(), str(path))):
-            if not isinstance(node, ast.ClassDef):
-                continue
-            for statement in node.body:
-                if (
-                    isinstance(statement, ast.Assign)
-                    and [getattr(target, "id", None) for target in statement.targets] == ["service"]
-                    and isinstance(statement.value, ast.Constant)
-                    and isinstance(statement.value.value, str)
-                ):
-                    services.add(statement.value.value)
-    return tuple(sorted(services))
 
 
 def botocore_endpoints_file() -> Path:
@@ -99,14 +79,14 @@ def trimmed_endpoints(services: Iterable[str]) -> bytes:
     return json.dumps(endpoints, separators=(",", ":")).encode()
 
 
-def build(out: Path = LAMBDA_ZIP, package_dir: Path = PACKAGE_DIR, vendored: tuple[str, ...] = VENDORED) -> str:
-    """Write the zip and return its SHA-256 hex digest."""
+def build(out: Path = LAMBDA_ZIP, package_dir: Path = PACKAGE_DIR, vendored: tuple[str, ...] = VENDORED,
+          client_services: tuple[str, ...] = CLIENT_SERVICES) -> str:
+    """Write the zip and return its SHA-256 hex digest. No `client_services`: no botocore data."""
     entries = {arcname: path.read_bytes() for arcname, path in vendored_files(vendored).items()}
     for path in package_files(package_dir):
         entries[(Path(package_dir.name) / path.relative_to(package_dir)).as_posix()] = path.read_bytes()
-    services = adapter_services(package_dir)
-    if services:
-        entries[f"{package_dir.name}/{BOTOCORE_DATA_DIR}/endpoints.json"] = trimmed_endpoints(services)
+    if client_services:
+        entries[f"{package_dir.name}/{BOTOCORE_DATA_DIR}/endpoints.json"] = trimmed_endpoints(client_services)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
